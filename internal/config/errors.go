@@ -1,0 +1,106 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/hcl/parser"
+	"github.com/hashicorp/hcl/hcl/token"
+)
+
+// Error is one configuration problem, located in a file.
+type Error struct {
+	// File is the file name as given to LoadFiles or Parse.
+	File string
+	// Line is the 1-based line, or 0 when the problem has no single line
+	// (for example a missing storage block).
+	Line int
+	// Msg describes the problem, naming the block and key.
+	Msg string
+}
+
+// Error formats the problem as "file:line: message".
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// Errors is every problem found in a configuration, in file order. It is
+// the error type returned by LoadFiles and Parse.
+type Errors []*Error
+
+// Error joins the problems one per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap exposes the individual problems to errors.Is and errors.As.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// pos is a place in a configuration file.
+type pos struct {
+	file string
+	line int
+}
+
+func (p pos) String() string {
+	if p.line > 0 {
+		return fmt.Sprintf("%s:%d", p.file, p.line)
+	}
+	return p.file
+}
+
+// problems collects errors while a configuration is decoded, so that one
+// run reports every mistake rather than only the first.
+type problems struct {
+	list Errors
+}
+
+// add records a problem at p. ctx names the enclosing block (for example
+// `listener "tcp"`) and is empty at the top level.
+func (ps *problems) add(p pos, ctx, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if ctx != "" {
+		msg = ctx + ": " + msg
+	}
+	ps.list = append(ps.list, &Error{File: p.file, Line: p.line, Msg: msg})
+}
+
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	return ps.list
+}
+
+// parseError turns an HCL or JSON syntax error into an Error, with the
+// line of the problem when the parser reports one.
+func parseError(file string, err error) *Error {
+	var pe *parser.PosError
+	if errors.As(err, &pe) && pe.Pos.IsValid() {
+		return &Error{File: file, Line: pe.Pos.Line, Msg: "syntax error: " + pe.Err.Error()}
+	}
+	return &Error{File: file, Msg: "syntax error: " + err.Error()}
+}
+
+// keyPos returns where an item is: its first key for HCL, or the colon for
+// JSON, whose keys carry no position.
+func keyPos(file string, keyTok token.Pos, assign token.Pos) pos {
+	if keyTok.IsValid() {
+		return pos{file: file, line: keyTok.Line}
+	}
+	return pos{file: file, line: assign.Line}
+}
