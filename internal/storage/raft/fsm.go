@@ -1,0 +1,348 @@
+package raft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/coffer-dev/coffer/internal/storage"
+)
+
+var (
+	// dataBucket holds every storage entry, keyed by its path.
+	dataBucket = []byte("data")
+	// metaBucket holds the index of the last raft entry applied to
+	// dataBucket, written in the same transaction.
+	metaBucket = []byte("meta")
+	appliedKey = []byte("applied-index")
+)
+
+// fsm is the raft state machine: committed commands are applied to a bbolt
+// file, which also serves all reads.
+type fsm struct {
+	path   string
+	logger *slog.Logger
+
+	// mu guards db: reads and applies hold it shared; Restore holds it
+	// exclusively while it swaps in the restored file.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	// applied is the last log index reflected in db. Entries at or below
+	// it are skipped, so replaying the log after a restart is harmless.
+	applied atomic.Uint64
+}
+
+func openFSM(path string, logger *slog.Logger) (*fsm, error) {
+	db, err := openDB(path, false)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := readApplied(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	f := &fsm{path: path, logger: logger, db: db}
+	f.applied.Store(applied)
+	return f, nil
+}
+
+func openDB(path string, noSync bool) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        time.Second,
+		NoSync:         noSync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{dataBucket, metaBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialize %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func readApplied(db *bolt.DB) (uint64, error) {
+	var applied uint64
+	err := db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(metaBucket).Get(appliedKey)
+		switch len(v) {
+		case 0:
+		case 8:
+			applied = binary.BigEndian.Uint64(v)
+		default:
+			return errors.New("corrupt applied index")
+		}
+		return nil
+	})
+	return applied, err
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.db.Close()
+}
+
+func (f *fsm) view(fn func(b *bolt.Bucket) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.View(func(tx *bolt.Tx) error { return fn(tx.Bucket(dataBucket)) })
+}
+
+func (f *fsm) get(key string) (*storage.Entry, error) {
+	var e *storage.Entry
+	err := f.view(func(b *bolt.Bucket) error {
+		if v := b.Get([]byte(key)); v != nil {
+			e = &storage.Entry{Key: key, Value: bytes.Clone(v)}
+			if e.Value == nil {
+				e.Value = []byte{}
+			}
+		}
+		return nil
+	})
+	return e, err
+}
+
+// list returns the keys directly under prefix, relative to it. Keys come
+// out of the cursor sorted; a sub-folder is reported once and then skipped
+// by seeking past it ('0' is the byte after '/').
+func (f *fsm) list(prefix string) ([]string, error) {
+	var keys []string
+	err := f.view(func(b *bolt.Bucket) error {
+		p := []byte(prefix)
+		c := b.Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); {
+			rest := k[len(p):]
+			i := bytes.IndexByte(rest, '/')
+			if i < 0 {
+				keys = append(keys, string(rest))
+				k, _ = c.Next()
+				continue
+			}
+			keys = append(keys, string(rest[:i+1]))
+			skip := append(append(slices.Clip(p), rest[:i]...), '0')
+			k, _ = c.Seek(skip)
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch implements raft.BatchingFSM: all commands of the batch are
+// applied in one bbolt transaction, together with the new applied index.
+// A command that cannot be decoded gets an error response; a failing bbolt
+// transaction panics, because this node could no longer follow the log.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	resp := make([]any, len(logs))
+	last := f.applied.Load()
+	next := last
+	var batch [][]op
+	for i, l := range logs {
+		if l.Index <= last {
+			continue
+		}
+		next = max(next, l.Index)
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		ops, err := decodeCommand(l.Data)
+		if err != nil {
+			f.logger.Error("skipping undecodable raft entry", "index", l.Index, "error", err)
+			resp[i] = err
+			continue
+		}
+		batch = append(batch, ops)
+	}
+	if next == last {
+		return resp
+	}
+
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		for _, ops := range batch {
+			for _, o := range ops {
+				var err error
+				if o.delete {
+					err = b.Delete(o.key)
+				} else {
+					err = b.Put(o.key, o.value)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(metaBucket).Put(appliedKey, binary.BigEndian.AppendUint64(nil, next))
+	})
+	if err != nil {
+		panic(fmt.Sprintf("raft storage: applying committed entries up to %d to %s: %v", next, f.path, err))
+	}
+	f.applied.Store(next)
+	return resp
+}
+
+// Snapshot implements raft.FSM. It opens a read transaction, which sees
+// the state as of the last applied entry while later entries keep being
+// applied; Persist streams it and Release ends it.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	tx, err := f.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("begin snapshot: %w", err)
+	}
+	return &fsmSnapshot{tx: tx}, nil
+}
+
+// Restore implements raft.FSM: it builds a new bbolt file from the
+// snapshot stream and swaps it in place of the current one.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp := f.path + ".restore"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore: %w", err)
+	}
+	n, err := buildDB(tmp, rc)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.db.Close(); err != nil {
+		return fmt.Errorf("restore: close current state: %w", err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	db, err := openDB(f.path, false)
+	if err != nil {
+		return fmt.Errorf("restore: reopen: %w", err)
+	}
+	f.db = db
+	// The snapshot carries no log index. raft resumes after the snapshot's
+	// own index, so nothing that follows may be skipped.
+	f.applied.Store(0)
+	f.logger.Info("restored storage from a raft snapshot", "entries", n)
+	return nil
+}
+
+// buildDB writes the entries of a snapshot stream into a new bbolt file at
+// path, in transactions of bounded size, and returns the entry count.
+func buildDB(path string, r io.Reader) (int, error) {
+	db, err := openDB(path, true)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+
+	var (
+		pending []storage.Entry
+		size    int
+		total   int
+	)
+	flush := func() error {
+		err := db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(dataBucket)
+			for _, e := range pending {
+				if err := b.Put([]byte(e.Key), e.Value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		total += len(pending)
+		pending, size = pending[:0], 0
+		return err
+	}
+	err = readSnapshot(r, func(e storage.Entry) error {
+		pending = append(pending, e)
+		size += len(e.Key) + len(e.Value)
+		if size >= restoreBatchBytes || len(pending) >= restoreBatchEntries {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = db.Sync()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return total, db.Close()
+}
+
+const (
+	restoreBatchBytes   = 16 << 20
+	restoreBatchEntries = 100_000
+)
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// fsmSnapshot implements raft.FSMSnapshot over an open read transaction.
+type fsmSnapshot struct {
+	tx *bolt.Tx
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	err := writeSnapshot(sink, s.tx.Bucket(dataBucket))
+	if err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {
+	s.tx.Rollback()
+}
+
+var (
+	_ raft.BatchingFSM = (*fsm)(nil)
+	_ raft.FSMSnapshot = (*fsmSnapshot)(nil)
+)
