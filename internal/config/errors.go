@@ -93,7 +93,24 @@ func parseError(file string, err error) *Error {
 	if errors.As(err, &pe) && pe.Pos.IsValid() {
 		return &Error{File: file, Line: pe.Pos.Line, Msg: "syntax error: " + pe.Err.Error()}
 	}
-	return &Error{File: file, Msg: "syntax error: " + err.Error()}
+	// Some parser errors carry the position only in their text:
+	// `The argument "ui" at 4:1 was already set.`
+	return &Error{File: file, Line: lineInText(err.Error()), Msg: "syntax error: " + err.Error()}
+}
+
+// lineInText finds the line of the first " at LINE:COL" in a message, or 0.
+func lineInText(msg string) int {
+	for rest := msg; ; {
+		i := strings.Index(rest, " at ")
+		if i < 0 {
+			return 0
+		}
+		rest = rest[i+4:]
+		var line, col int
+		if n, _ := fmt.Sscanf(rest, "%d:%d", &line, &col); n == 2 && line > 0 {
+			return line
+		}
+	}
 }
 
 // keyPos returns where an item is: its first key for HCL, or the colon for

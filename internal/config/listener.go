@@ -30,6 +30,7 @@ func (d *decoder) listener(b block) *Listener {
 		"tls_require_and_verify_client_cert": &l.TLSRequireAndVerifyClientCert,
 	}
 	at := map[string]pos{}
+	tlsUnknown := false // tls_disable was given but unreadable
 	for _, e := range b.body {
 		at[e.key] = e.at
 		if p, ok := strs[e.key]; ok {
@@ -39,8 +40,10 @@ func (d *decoder) listener(b block) *Listener {
 			continue
 		}
 		if p, ok := bools[e.key]; ok {
-			if v, ok := d.boolean(e, ctx); ok {
-				*p = v
+			v, ok := d.boolean(e, ctx)
+			*p = v
+			if !ok && e.key == "tls_disable" {
+				tlsUnknown = true
 			}
 			continue
 		}
@@ -84,7 +87,7 @@ func (d *decoder) listener(b block) *Listener {
 	if minOK && maxOK && l.TLSMinVersionValue() > l.TLSMaxVersionValue() {
 		d.ps.add(at["tls_max_version"], ctx, "tls_max_version %q is lower than tls_min_version %q", l.TLSMaxVersion, l.TLSMinVersion)
 	}
-	if !l.TLSDisable {
+	if !l.TLSDisable && !tlsUnknown {
 		if l.TLSCertFile == "" {
 			d.ps.add(b.at, ctx, "tls_cert_file is required unless tls_disable = true")
 		}
