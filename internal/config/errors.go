@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/hcl/parser"
-	"github.com/hashicorp/hcl/hcl/token"
 )
 
 // Error is one configuration problem, located in a file.
@@ -111,13 +110,4 @@ func lineInText(msg string) int {
 			return line
 		}
 	}
-}
-
-// keyPos returns where an item is: its first key for HCL, or the colon for
-// JSON, whose keys carry no position.
-func keyPos(file string, keyTok token.Pos, assign token.Pos) pos {
-	if keyTok.IsValid() {
-		return pos{file: file, line: keyTok.Line}
-	}
-	return pos{file: file, line: assign.Line}
 }
