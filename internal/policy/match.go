@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"sort"
 	"strings"
 )
@@ -8,16 +9,16 @@ import (
 // radixNode is a node of a compressed prefix tree mapping prefixes to the
 // permissions of prefix rules ("secret/*" is stored as "secret/").
 type radixNode struct {
-	label    string
-	val      *Permissions
+	label string
+	val   *Permissions
+	// index holds the first byte of each child's label, for a fast scan.
+	index    []byte
 	children []*radixNode
 }
 
 func (n *radixNode) child(b byte) (int, *radixNode) {
-	for i, c := range n.children {
-		if c.label[0] == b {
-			return i, c
-		}
+	if i := bytes.IndexByte(n.index, b); i >= 0 {
+		return i, n.children[i]
 	}
 	return -1, nil
 }
@@ -32,12 +33,14 @@ func (n *radixNode) insert(key string, v *Permissions) {
 		i, c := n.child(key[0])
 		if c == nil {
 			n.children = append(n.children, &radixNode{label: key, val: v})
+			n.index = append(n.index, key[0])
 			return
 		}
 		common := commonPrefix(c.label, key)
 		if common < len(c.label) {
 			split := &radixNode{label: c.label[:common], children: []*radixNode{c}}
 			c.label = c.label[common:]
+			split.index = []byte{c.label[0]}
 			n.children[i] = split
 			c = split
 		}
@@ -108,6 +111,10 @@ func (r *wcRule) match(path string, nseg int) bool {
 	if nseg < len(r.parts) || (!r.isPrefix && nseg != len(r.parts)) {
 		return false
 	}
+	// Cheap filter: the literal text before the first "+" must match.
+	if r.firstWC > 0 && (len(path) < r.firstWC || path[:r.firstWC] != r.path[:r.firstWC]) {
+		return false
+	}
 	rest := path
 	last := len(r.parts) - 1
 	for i, part := range r.parts {
@@ -176,6 +183,12 @@ func (a *ACL) matchNonExact(path string) *Permissions {
 	}
 	nseg := strings.Count(path, "/") + 1
 	for _, r := range a.wildcards {
+		// Rules are sorted by descending first-wildcard position, so once
+		// a rule's wildcard comes before the end of the matched prefix, no
+		// remaining rule can beat the prefix rule.
+		if prefixPerms != nil && r.firstWC < plen {
+			break
+		}
 		if !r.match(path, nseg) {
 			continue
 		}

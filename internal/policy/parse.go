@@ -327,7 +327,15 @@ func parseParams(key, path string, val ast.Node, line int) (map[string][]interfa
 			return nil, fmt.Errorf("line %d: %s on path %q: parameter %q: %w", nodeLine(item.Val, iline), key, path, name, err)
 		}
 		lower := strings.ToLower(name)
-		out[lower] = append(out[lower], values...)
+		if prev, ok := out[lower]; ok {
+			// Names differing only in case: an empty list (any value) wins.
+			if len(prev) == 0 || len(values) == 0 {
+				values = []interface{}{}
+			} else {
+				values = append(prev, values...)
+			}
+		}
+		out[lower] = values
 	}
 	return out, nil
 }
