@@ -43,6 +43,8 @@ type fsm struct {
 	// applied is the last log index reflected in db. Entries at or below
 	// it are skipped, so replaying the log after a restart is harmless.
 	applied atomic.Uint64
+	// batches counts bbolt transactions that applied log entries.
+	batches atomic.Uint64
 }
 
 func openFSM(path string, logger *slog.Logger) (*fsm, error) {
@@ -209,6 +211,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		panic(fmt.Sprintf("raft storage: applying committed entries up to %d to %s: %v", next, f.path, err))
 	}
 	f.applied.Store(next)
+	f.batches.Add(1)
 	return resp
 }
 

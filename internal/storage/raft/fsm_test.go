@@ -74,7 +74,11 @@ func TestApplyBatchSkipsApplied(t *testing.T) {
 	if got := fsmValue(t, f, "b"); got != "<missing>" {
 		t.Fatalf("b = %q after replay, want missing", got)
 	}
-	f.ApplyBatch([]*raft.Log{commandLog(t, 4, putOp("c", "old")), commandLog(t, 5, putOp("c", "new"))})
+	// A batch that straddles the applied index applies only the new part.
+	f.ApplyBatch([]*raft.Log{commandLog(t, 4, putOp("a", "replayed")), commandLog(t, 5, putOp("c", "new"))})
+	if got := fsmValue(t, f, "a"); got != "2" {
+		t.Fatalf("a = %q, want 2", got)
+	}
 	if got := fsmValue(t, f, "c"); got != "new" {
 		t.Fatalf("c = %q, want new", got)
 	}

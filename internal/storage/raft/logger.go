@@ -37,6 +37,13 @@ func slogLevel(l hclog.Level) slog.Level {
 	}
 }
 
+// levelOverrides sets the level of raft messages whose hclog level does
+// not fit. A single node starts every election itself on startup, so that
+// warning is routine.
+var levelOverrides = map[string]slog.Level{
+	"heartbeat timeout reached, starting election": slog.LevelInfo,
+}
+
 // slogArgs turns hclog key/value pairs into slog ones. Values that slog
 // would render poorly (errors and Stringers in JSON, hclog.Format) become
 // strings.
@@ -65,6 +72,9 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	lvl := slogLevel(level)
+	if l, ok := levelOverrides[msg]; ok {
+		lvl = l
+	}
 	ctx := context.Background()
 	if !a.logger.Enabled(ctx, lvl) {
 		return

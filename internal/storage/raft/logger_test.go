@@ -30,6 +30,7 @@ func TestHCLogAdapter(t *testing.T) {
 		{"stringer value", slog.LevelInfo, func(l hclog.Logger) { l.Warn("x", "peer", stringer{}) }, "peer=from-stringer", "WARN"},
 		{"format value", slog.LevelInfo, func(l hclog.Logger) { l.Warn("x", "f", hclog.Fmt("%d-%s", 7, "z")) }, "f=7-z", "WARN"},
 		{"named and with", slog.LevelInfo, func(l hclog.Logger) { l.Named("snap").With("id", 3).Warn("x") }, "id=3 logger=raft.snap", "WARN"},
+		{"election start is info", slog.LevelInfo, func(l hclog.Logger) { l.Warn("heartbeat timeout reached, starting election") }, "starting election", "INFO"},
 		{"off", slog.LevelDebug, func(l hclog.Logger) { l.Log(hclog.Off, "never") }, "", ""},
 	}
 	for _, tt := range tests {
