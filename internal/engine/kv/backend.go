@@ -44,16 +44,13 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	}
 }
 
-// TimeFormat is how every time in a KV response is written: RFC 3339 in
-// UTC with as many fractional digits as needed, as Vault does.
-const TimeFormat = time.RFC3339Nano
-
-// formatTime renders t for a response; the zero time is the empty string.
+// formatTime renders t for a response as Vault does: RFC 3339 in UTC with
+// as many fractional digits as needed; the zero time is the empty string.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(TimeFormat)
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // keyLocks stripes per-key mutexes so that writers to one key serialize
