@@ -294,3 +294,15 @@ func (b *Barrier) readKeyring(ctx context.Context, rootKey []byte) (*keyring, er
 	defer clear(plaintext)
 	return parseKeyring(plaintext)
 }
+
+// VerifyRootKey reports whether rootKey opens the stored keyring, without
+// changing the barrier's state. It returns an error wrapping ErrInvalidKey
+// when it does not.
+func (b *Barrier) VerifyRootKey(ctx context.Context, rootKey []byte) error {
+	kr, err := b.readKeyring(ctx, rootKey)
+	if err != nil {
+		return err
+	}
+	kr.zero()
+	return nil
+}

@@ -15,3 +15,7 @@ const (
 func Full() string {
 	return APIVersion + "+coffer." + Version
 }
+
+// BuildDate is the build's date in RFC 3339 form; release builds set it
+// with -ldflags "-X github.com/coffer-dev/coffer/internal/version.BuildDate=...".
+var BuildDate = ""

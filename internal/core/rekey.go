@@ -1,0 +1,153 @@
+package core
+
+import (
+	"context"
+
+	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/seal"
+	"github.com/coffer-dev/coffer/internal/seal/shamir"
+)
+
+type rekeyState struct {
+	nonce     string
+	shares    int
+	threshold int
+	keys      [][]byte
+}
+
+// RekeyStatus is the body of sys/rekey/init and /update.
+type RekeyStatus struct {
+	Started  bool
+	Nonce    string
+	T, N     int
+	Progress int
+	Required int
+	Complete bool
+	Keys     [][]byte
+}
+
+// RekeyStatusNow reports the current rekey attempt.
+func (c *Core) RekeyStatusNow(ctx context.Context) (*RekeyStatus, error) {
+	sc, err := c.sealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &RekeyStatus{}
+	if sc != nil {
+		st.Required = sc.SecretThreshold
+	}
+	c.unsealLock.Lock()
+	defer c.unsealLock.Unlock()
+	if r := c.rekey; r != nil {
+		st.Started, st.Nonce, st.T, st.N, st.Progress = true, r.nonce, r.threshold, r.shares, len(r.keys)
+	}
+	return st, nil
+}
+
+// RekeyInit starts a rekey to a new share count and threshold.
+func (c *Core) RekeyInit(ctx context.Context, shares, threshold int, pgpKeys []string, backup bool) (*RekeyStatus, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	if len(pgpKeys) > 0 || backup {
+		return nil, logical.InvalidRequest("pgp_keys and backup are not supported by this server; rekey without them to receive the new key shares in plain form")
+	}
+	sc := &seal.Config{Type: seal.TypeShamir, SecretShares: shares, SecretThreshold: threshold}
+	if err := sc.Validate(); err != nil {
+		return nil, logical.InvalidRequest("%s", err.Error())
+	}
+	c.unsealLock.Lock()
+	if c.rekey != nil {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("rekey already in progress; cancel it first (DELETE sys/rekey/init)")
+	}
+	c.rekey = &rekeyState{nonce: randomUUID(), shares: shares, threshold: threshold}
+	c.unsealLock.Unlock()
+	return c.RekeyStatusNow(ctx)
+}
+
+// RekeyCancel discards the current rekey attempt.
+func (c *Core) RekeyCancel() {
+	c.unsealLock.Lock()
+	c.rekey = nil
+	c.unsealLock.Unlock()
+}
+
+// RekeyUpdate adds a current key share; with the threshold reached the
+// root key is replaced and the new shares are returned.
+func (c *Core) RekeyUpdate(ctx context.Context, key []byte, nonce string) (*RekeyStatus, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	sc, err := c.sealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.unsealLock.Lock()
+	r := c.rekey
+	if r == nil {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("no rekey in progress; start one with sys/rekey/init")
+	}
+	if nonce != r.nonce {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/rekey/init", nonce)
+	}
+	if err := c.addShare(&r.keys, key, sc.SecretShares); err != nil {
+		c.unsealLock.Unlock()
+		return nil, err
+	}
+	if len(r.keys) < sc.SecretThreshold {
+		c.unsealLock.Unlock()
+		return c.RekeyStatusNow(ctx)
+	}
+	c.rekey = nil
+	c.unsealLock.Unlock()
+
+	if _, err := c.combine(ctx, r.keys, sc.SecretShares); err != nil {
+		return nil, err
+	}
+	newKey, err := c.barrier.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	var shares [][]byte
+	if r.shares == 1 {
+		shares = [][]byte{append([]byte(nil), newKey...)}
+	} else if shares, err = shamir.Split(newKey, r.shares, r.threshold); err != nil {
+		return nil, err
+	}
+	if err := c.barrier.SetRootKey(ctx, newKey); err != nil {
+		return nil, err
+	}
+	nsc := *sc
+	nsc.SecretShares, nsc.SecretThreshold = r.shares, r.threshold
+	if err := c.putSealConfig(ctx, &nsc); err != nil {
+		return nil, err
+	}
+	c.logger.Info("root key rekeyed", "shares", r.shares, "threshold", r.threshold)
+	return &RekeyStatus{Started: true, Nonce: r.nonce, T: r.threshold, N: r.shares, Progress: len(r.keys), Required: sc.SecretThreshold, Complete: true, Keys: shares}, nil
+}
+
+// SealWithToken seals the server if the token may update sys/seal with sudo.
+func (c *Core) SealWithToken(ctx context.Context, tok string) error {
+	if c.Sealed() {
+		return nil
+	}
+	c.stateLock.RLock()
+	if tok == "" {
+		c.stateLock.RUnlock()
+		return logical.ErrPermissionDenied
+	}
+	acl, _, err := c.aclFor(ctx, tok)
+	if err != nil {
+		c.stateLock.RUnlock()
+		return ErrInvalidTokenDenied
+	}
+	res := acl.AllowOperation(logical.UpdateOperation, "sys/seal", nil, 0)
+	c.stateLock.RUnlock()
+	if !res.Allowed || !(res.IsRoot || res.Sudo) {
+		return logical.ErrPermissionDenied
+	}
+	return c.Seal(ctx)
+}

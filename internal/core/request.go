@@ -1,0 +1,256 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/router"
+	"github.com/coffer-dev/coffer/internal/token"
+)
+
+// ErrInvalidTokenDenied is returned for an unknown, expired or revoked
+// token: a 403 whose errors list both "permission denied" and "invalid token".
+var ErrInvalidTokenDenied = &invalidTokenError{}
+
+type invalidTokenError struct{}
+
+func (*invalidTokenError) Error() string { return "permission denied" }
+func (*invalidTokenError) Unwrap() []error {
+	return []error{logical.ErrPermissionDenied, logical.ErrInvalidToken}
+}
+
+// HandleRequest runs one client request through the pipeline: seal check,
+// token, ACL, routing, then lease registration and token creation for
+// the response.
+func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, logical.ErrSealed
+	}
+	if req.ID == "" {
+		req.ID = RequestID()
+	}
+	fullPath := req.Path
+	rt, rel := c.router.Match(fullPath)
+
+	var te *token.Entry
+	if rt == nil || !rt.IsUnauthenticated(rel) {
+		var err error
+		if te, err = c.checkToken(ctx, req, rt, rel); err != nil {
+			return nil, err
+		}
+	} else {
+		req.Unauthenticated = true
+	}
+	if rt == nil {
+		return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q. route entry not found.", fullPath)
+	}
+
+	req.Path = rel
+	req.Storage = rt.Storage
+	req.MountPoint = rt.Entry.RoutePath()
+	req.MountType = rt.Entry.Type
+	req.MountAccessor = rt.Entry.Accessor
+	resp, err := rt.Backend.HandleRequest(ctx, req)
+	req.Path = fullPath
+	if te != nil {
+		// A token whose last use this was is revoked now that the request is done.
+		if rerr := c.tokens.RevokeAfterUse(ctx, te); rerr != nil {
+			c.logger.Warn("could not revoke exhausted token", "accessor", te.Accessor, "error", rerr)
+		}
+	}
+	if err != nil {
+		return resp, err
+	}
+	if resp == nil {
+		return nil, nil
+	}
+	if resp.Secret != nil {
+		if err := c.registerSecret(ctx, rt, req, te, resp); err != nil {
+			return nil, err
+		}
+	}
+	if resp.Auth != nil && resp.Auth.ClientToken == "" {
+		if err := c.createLoginToken(ctx, rt, resp); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// checkToken resolves the caller's token and checks the ACL.
+func (c *Core) checkToken(ctx context.Context, req *logical.Request, rt *router.Route, rel string) (*token.Entry, error) {
+	if req.ClientToken == "" {
+		return nil, logical.ErrPermissionDenied
+	}
+	te, err := c.tokens.Lookup(ctx, req.ClientToken)
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	if te == nil {
+		return nil, ErrInvalidTokenDenied
+	}
+	if len(te.BoundCIDRs) > 0 && !remoteInCIDRs(req.Connection, te.BoundCIDRs) {
+		return nil, ErrInvalidTokenDenied
+	}
+	req.ClientTokenAccessor = te.Accessor
+	req.DisplayName = te.DisplayName
+	req.Policies = te.Policies
+	req.EntityID = te.EntityID
+
+	if rt != nil && req.Operation == logical.UpdateOperation {
+		probe := *req
+		probe.Path, probe.Storage = rel, rt.Storage
+		probe.MountPoint, probe.MountType = rt.Entry.RoutePath(), rt.Entry.Type
+		found, exists, err := rt.Backend.HandleExistenceCheck(ctx, &probe)
+		if err != nil {
+			return nil, err
+		}
+		if found && !exists {
+			req.Operation = logical.CreateOperation
+		}
+	}
+
+	acl, err := c.policies.ACL(ctx, te.Policies...)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	if req.Operation == logical.HelpOperation {
+		caps := acl.Capabilities(req.Path)
+		if len(caps) == 0 || (len(caps) == 1 && caps[0] == "deny") {
+			return nil, logical.ErrPermissionDenied
+		}
+	} else {
+		res := acl.AllowOperation(req.Operation, req.Path, req.Data, req.WrapTTL)
+		if !res.Allowed {
+			if res.Reason != "" && res.DeniedParameter != "" {
+				return nil, logical.Errorf(logical.ErrPermissionDenied, "permission denied")
+			}
+			return nil, logical.ErrPermissionDenied
+		}
+		if rt != nil && rt.IsRootPath(rel) && !res.IsRoot && !res.Sudo {
+			return nil, logical.ErrPermissionDenied
+		}
+	}
+	if te.NumUses > 0 {
+		used, err := c.tokens.UseToken(ctx, te)
+		if err != nil {
+			return nil, fmt.Errorf("use token: %w", err)
+		}
+		if used == nil {
+			return nil, ErrInvalidTokenDenied
+		}
+		te = used
+	}
+	return te, nil
+}
+
+func remoteInCIDRs(conn *logical.Connection, cidrs []string) bool {
+	if conn == nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(conn.RemoteAddr)
+	if err != nil {
+		host = conn.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	for _, c := range cidrs {
+		if !strings.Contains(c, "/") {
+			if net.ParseIP(c).Equal(ip) {
+				return true
+			}
+			continue
+		}
+		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// registerSecret caps the secret's TTL by the mount and persists its lease
+// before the response leaves the server. If the lease cannot be stored the
+// secret is revoked on the backend and the request fails.
+func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, te *token.Entry, resp *logical.Response) error {
+	s := resp.Secret
+	t := c.entryTTLs(rt.Entry)
+	if s.TTL <= 0 {
+		s.TTL = t.def
+	}
+	if s.TTL > t.max {
+		resp.AddWarning(fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly", s.TTL.String(), t.max.String()))
+		s.TTL = t.max
+	}
+	if st, _ := s.InternalData["secret_type"].(string); st == "kv" {
+		// KV v1 reports a ttl but issues no lease.
+		return nil
+	}
+	clientToken := ""
+	if te != nil {
+		clientToken = te.ID
+	}
+	s.IssueTime = c.now()
+	if _, err := c.leases.Register(ctx, req.Path, clientToken, s); err != nil {
+		rreq := &logical.Request{
+			ID: randomUUID(), Operation: logical.RevokeOperation, Path: strings.TrimPrefix(req.Path, rt.Entry.RoutePath()),
+			Secret: s, Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type,
+		}
+		if _, rerr := rt.Backend.HandleRequest(ctx, rreq); rerr != nil {
+			c.logger.Error("could not revoke a secret whose lease failed to persist", "path", req.Path, "error", rerr)
+		}
+		return fmt.Errorf("failed to persist lease: %w", err)
+	}
+	return nil
+}
+
+// createLoginToken turns an auth method's login response into a token.
+func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, resp *logical.Response) error {
+	a := resp.Auth
+	t := c.entryTTLs(rt.Entry)
+	if a.TTL <= 0 && a.Period <= 0 {
+		a.TTL = t.def
+	}
+	if a.TTL > t.max {
+		resp.AddWarning(fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly", a.TTL.String(), t.max.String()))
+		a.TTL = t.max
+	}
+	if _, err := c.tokens.CreateFromAuth(ctx, rt.Entry.RoutePath(), a, nil); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+// tokenHasSudo reports whether a token's policies grant sudo on path.
+func (c *Core) tokenHasSudo(ctx context.Context, te *token.Entry, path string) bool {
+	acl, err := c.policies.ACL(ctx, te.Policies...)
+	if err != nil {
+		return false
+	}
+	for _, cp := range acl.Capabilities(path) {
+		if cp == "sudo" || cp == "root" {
+			return true
+		}
+	}
+	return false
+}
+
+// aclFor returns the ACL of a token, for sys/capabilities.
+func (c *Core) aclFor(ctx context.Context, tokenID string) (*policy.ACL, *token.Entry, error) {
+	te, err := c.tokens.Lookup(ctx, tokenID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if te == nil {
+		return nil, nil, logical.InvalidRequest("invalid token")
+	}
+	acl, err := c.policies.ACL(ctx, te.Policies...)
+	return acl, te, err
+}

@@ -1,0 +1,215 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"math/big"
+
+	"github.com/coffer-dev/coffer/internal/barrier"
+	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/seal/shamir"
+)
+
+// OTPLength is the length of root generation one-time passwords: the
+// length of a root token ("hvs." + 24 characters).
+const OTPLength = 28
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+type rootGenState struct {
+	nonce string
+	otp   string
+	keys  [][]byte
+}
+
+// RootGenStatus is the body of sys/generate-root/attempt and /update.
+type RootGenStatus struct {
+	Started      bool
+	Nonce        string
+	Progress     int
+	Required     int
+	Complete     bool
+	EncodedToken string
+	OTP          string
+	OTPLength    int
+}
+
+func randomBase62(n int) (string, error) {
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(base62)))
+	for i := range out {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", err
+		}
+		out[i] = base62[v.Int64()]
+	}
+	return string(out), nil
+}
+
+func (c *Core) requireUnsealed() error {
+	if c.Sealed() {
+		return logical.ErrSealed
+	}
+	return nil
+}
+
+// RootGenerationStatus reports the current root generation attempt.
+func (c *Core) RootGenerationStatus(ctx context.Context) (*RootGenStatus, error) {
+	sc, err := c.sealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &RootGenStatus{OTPLength: OTPLength}
+	if sc != nil {
+		st.Required = sc.SecretThreshold
+	}
+	c.unsealLock.Lock()
+	defer c.unsealLock.Unlock()
+	if g := c.rootGen; g != nil {
+		st.Started, st.Nonce, st.Progress = true, g.nonce, len(g.keys)
+	}
+	return st, nil
+}
+
+// RootGenerationInit starts an attempt. With otp empty the server creates
+// the one-time password and returns it (once) in the status.
+func (c *Core) RootGenerationInit(ctx context.Context, otp, pgpKey string) (*RootGenStatus, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	if pgpKey != "" {
+		return nil, logical.InvalidRequest("pgp_key is not supported by this server; start the attempt without it to receive a one-time password")
+	}
+	generated := false
+	if otp == "" {
+		var err error
+		if otp, err = randomBase62(OTPLength); err != nil {
+			return nil, err
+		}
+		generated = true
+	} else if len(otp) != OTPLength {
+		return nil, logical.InvalidRequest("otp must be %d characters long, got %d", OTPLength, len(otp))
+	}
+	c.unsealLock.Lock()
+	if c.rootGen != nil {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("root generation already in progress; cancel it first (DELETE sys/generate-root/attempt)")
+	}
+	c.rootGen = &rootGenState{nonce: randomUUID(), otp: otp}
+	c.unsealLock.Unlock()
+	st, err := c.RootGenerationStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		st.OTP = otp
+	}
+	return st, nil
+}
+
+// RootGenerationCancel discards the current attempt.
+func (c *Core) RootGenerationCancel() {
+	c.unsealLock.Lock()
+	c.rootGen = nil
+	c.unsealLock.Unlock()
+}
+
+// RootGenerationUpdate adds an unseal key share to the attempt; with the
+// threshold reached it creates a root token and returns it encoded with
+// the one-time password.
+func (c *Core) RootGenerationUpdate(ctx context.Context, key []byte, nonce string) (*RootGenStatus, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	sc, err := c.sealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.unsealLock.Lock()
+	g := c.rootGen
+	if g == nil {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("no root generation in progress; start one with sys/generate-root/attempt")
+	}
+	if nonce != g.nonce {
+		c.unsealLock.Unlock()
+		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/generate-root/attempt", nonce)
+	}
+	if err := c.addShare(&g.keys, key, sc.SecretShares); err != nil {
+		c.unsealLock.Unlock()
+		return nil, err
+	}
+	if len(g.keys) < sc.SecretThreshold {
+		c.unsealLock.Unlock()
+		return c.RootGenerationStatus(ctx)
+	}
+	keys, otp, gnonce := g.keys, g.otp, g.nonce
+	c.rootGen = nil
+	c.unsealLock.Unlock()
+
+	rootKey, err := c.combine(ctx, keys, sc.SecretShares)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rootKey {
+		rootKey[i] = 0
+	}
+	c.stateLock.RLock()
+	te, err := c.tokens.CreateRoot(ctx, "")
+	c.stateLock.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	enc := make([]byte, len(te.ID))
+	if len(te.ID) != len(otp) {
+		return nil, logical.InvalidRequest("root token length %d does not match the one-time password length %d", len(te.ID), len(otp))
+	}
+	for i := range enc {
+		enc[i] = te.ID[i] ^ otp[i]
+	}
+	c.logger.Info("root token generated from unseal key shares")
+	return &RootGenStatus{
+		Started: true, Nonce: gnonce, Progress: len(keys), Required: sc.SecretThreshold, Complete: true,
+		EncodedToken: base64.RawStdEncoding.EncodeToString(enc), OTPLength: OTPLength,
+	}, nil
+}
+
+// addShare validates one key share and appends it. Called with unsealLock.
+func (c *Core) addShare(keys *[][]byte, key []byte, shares int) error {
+	want := 33
+	if shares == 1 {
+		want = 32
+	}
+	if len(key) != want {
+		return logical.InvalidRequest("invalid key: decoded length is %d bytes, expected %d", len(key), want)
+	}
+	for _, k := range *keys {
+		if subtle.ConstantTimeCompare(k, key) == 1 {
+			return logical.InvalidRequest("this key share was already provided in the current attempt; provide a different share")
+		}
+	}
+	*keys = append(*keys, append([]byte(nil), key...))
+	return nil
+}
+
+// combine reconstructs the root key from shares and verifies it.
+func (c *Core) combine(ctx context.Context, keys [][]byte, shares int) ([]byte, error) {
+	rootKey := keys[0]
+	if shares > 1 {
+		var err error
+		if rootKey, err = shamir.Combine(keys); err != nil {
+			return nil, logical.InvalidRequest("failed to combine key shares: %v", err)
+		}
+	}
+	if err := c.barrier.VerifyRootKey(ctx, rootKey); err != nil {
+		if errors.Is(err, barrier.ErrInvalidKey) {
+			return nil, logical.InvalidRequest("the key shares do not reconstruct this server's root key; the attempt was reset")
+		}
+		return nil, err
+	}
+	return rootKey, nil
+}

@@ -1,0 +1,179 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/lease"
+	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/token"
+)
+
+// setupStores creates the policy store, lease manager and token store over
+// the unsealed barrier. Called with stateLock held.
+func (c *Core) setupStores(ctx context.Context) error {
+	c.policies = policy.NewStore(c.barrier.View(""))
+	lopts := c.conf.LeaseOptions
+	if lopts.Logger == nil {
+		lopts.Logger = c.logger.With("component", "lease")
+	}
+	rev := &leaseRevoker{c: c}
+	c.leases = lease.New(c.barrier.View("sys/expire/"), rev, lopts)
+	ts, err := token.NewStore(ctx, c.barrier.View("sys/token/"), tokenLeases{c.leases}, token.Options{
+		Logger:     c.logger.With("component", "token"),
+		Now:        c.now,
+		DefaultTTL: func() time.Duration { return c.mountTTLs("auth/token/").def },
+		MaxTTL:     func() time.Duration { return c.mountTTLs("auth/token/").max },
+		HasSudo:    c.tokenHasSudo,
+	})
+	if err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	c.tokens = ts
+	rev.ts.Store(ts)
+	return nil
+}
+
+func (c *Core) teardownStores() {
+	c.policies, c.tokens, c.leases = nil, nil, nil
+}
+
+// postUnseal loads mounts and starts background work. Called with
+// stateLock held and the barrier unsealed.
+func (c *Core) postUnseal(ctx context.Context) error {
+	c.activeCtx, c.activeCancel = context.WithCancel(context.Background())
+	if err := c.setupStores(ctx); err != nil {
+		return err
+	}
+	if err := c.persistClusterID(ctx); err != nil {
+		return err
+	}
+	c.sys = c.newSystemBackend()
+	if err := c.loadMounts(ctx); err != nil {
+		return err
+	}
+	c.leases.Start(c.activeCtx)
+	c.bgWG.Add(1)
+	go c.rollbackLoop(c.activeCtx)
+	return nil
+}
+
+// preSeal stops background work and unmounts everything. Called with
+// stateLock held.
+func (c *Core) preSeal() {
+	if c.activeCancel != nil {
+		c.activeCancel()
+	}
+	if c.leases != nil {
+		c.leases.Stop()
+	}
+	for _, rt := range c.router.Reset() {
+		rt.Backend.Cleanup(context.Background())
+	}
+	c.teardownStores()
+	c.sys = nil
+	c.clusterID = ""
+}
+
+// rollbackLoop asks every mount to undo stale write-ahead records, once
+// right after unseal and then every minute.
+func (c *Core) rollbackLoop(ctx context.Context) {
+	defer c.bgWG.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		for _, rt := range c.router.Routes() {
+			req := &logical.Request{
+				ID: randomUUID(), Operation: logical.RollbackOperation, Path: "",
+				Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type,
+			}
+			if _, err := rt.Backend.HandleRequest(ctx, req); err != nil && ctx.Err() == nil {
+				c.logger.Warn("rollback failed", "mount", rt.Entry.RoutePath(), "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// leaseRevoker routes the lease manager's renew and revoke calls. It holds
+// the token store directly so that it never waits on the core's state lock
+// (the lease manager is stopped while that lock is held).
+type leaseRevoker struct {
+	c  *Core
+	ts atomic.Pointer[token.Store]
+}
+
+func (r *leaseRevoker) Revoke(ctx context.Context, e *lease.Entry) error {
+	if e.Auth != nil {
+		ts := r.ts.Load()
+		if ts == nil {
+			return logical.ErrSealed
+		}
+		return ts.Revoke(ctx, e.Auth.ClientToken)
+	}
+	rt, rel := r.c.router.Match(e.Path)
+	if rt == nil {
+		return fmt.Errorf("no mount serves lease path %q", e.Path)
+	}
+	req := &logical.Request{
+		ID: randomUUID(), Operation: logical.RevokeOperation, Path: rel, Secret: e.Secret,
+		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
+	}
+	_, err := rt.Backend.HandleRequest(ctx, req)
+	return err
+}
+
+func (r *leaseRevoker) Renew(ctx context.Context, e *lease.Entry, increment time.Duration) (*logical.Response, error) {
+	if e.Auth != nil {
+		return nil, logical.InvalidRequest("tokens are renewed through auth/token/renew")
+	}
+	rt, rel := r.c.router.Match(e.Path)
+	if rt == nil {
+		return nil, logical.InvalidRequest("no mount serves lease path %q", e.Path)
+	}
+	s := *e.Secret
+	s.Increment = increment
+	s.IssueTime = e.IssueTime
+	s.LeaseID = e.ID
+	req := &logical.Request{
+		ID: randomUUID(), Operation: logical.RenewOperation, Path: rel, Secret: &s,
+		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
+	}
+	resp, err := rt.Backend.HandleRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp != nil && resp.Secret != nil {
+		ttls := r.c.mountTTLs(rt.Entry.RoutePath())
+		remaining := e.IssueTime.Add(ttls.max).Sub(r.c.now())
+		if resp.Secret.TTL > remaining {
+			resp.Secret.TTL = remaining
+			resp.AddWarning(fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly", increment.String(), remaining.Truncate(time.Second).String()))
+		}
+	}
+	return resp, nil
+}
+
+// tokenLeases adapts the lease manager to the token store's needs.
+type tokenLeases struct{ m *lease.Manager }
+
+func (t tokenLeases) RegisterToken(ctx context.Context, te *token.Entry) error {
+	if te.ExpireTime.IsZero() {
+		return nil
+	}
+	return t.m.RegisterToken(ctx, "", te.Path, te.ID, te.ExpireTime, &logical.Auth{
+		ClientToken: te.ID, Policies: te.Policies, DisplayName: te.DisplayName,
+		LeaseOptions: logical.LeaseOptions{TTL: te.TTL, Renewable: te.Renewable},
+	})
+}
+
+func (t tokenLeases) RevokeByToken(ctx context.Context, te *token.Entry) error {
+	return t.m.RevokeByToken(ctx, te.ID)
+}

@@ -1,0 +1,77 @@
+// Package httpapi serves the Vault-compatible HTTP API: the sys endpoints
+// that must answer while sealed, and every other /v1/ path through the
+// core's request pipeline. It alone maps errors to HTTP status codes.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/core"
+)
+
+// DefaultMaxRequestSize is the body limit when none is configured (32 MiB).
+const DefaultMaxRequestSize = 32 << 20
+
+// Options configure the handler.
+type Options struct {
+	// MaxRequestSize limits request bodies; 0 = default, negative = none.
+	MaxRequestSize int64
+	Logger         *slog.Logger
+	// Version is reported by seal-status and health ("1.17.0+coffer.0.1.0").
+	Version   string
+	BuildDate string
+	// HAEnabled is reported by sys/leader (raft storage).
+	HAEnabled bool
+}
+
+type handler struct {
+	core *core.Core
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the API handler for a core.
+func New(c *core.Core, opts Options) http.Handler {
+	if opts.MaxRequestSize == 0 {
+		opts.MaxRequestSize = DefaultMaxRequestSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &handler{core: c, opts: opts, mux: http.NewServeMux()}
+	h.mux.HandleFunc("/v1/sys/init", h.handleInit)
+	h.mux.HandleFunc("/v1/sys/seal-status", h.handleSealStatus)
+	h.mux.HandleFunc("/v1/sys/unseal", h.handleUnseal)
+	h.mux.HandleFunc("/v1/sys/seal", h.handleSeal)
+	h.mux.HandleFunc("/v1/sys/health", h.handleHealth)
+	h.mux.HandleFunc("/v1/sys/leader", h.handleLeader)
+	h.mux.HandleFunc("/v1/sys/generate-root/attempt", h.handleRootGenAttempt)
+	h.mux.HandleFunc("/v1/sys/generate-root/update", h.handleRootGenUpdate)
+	h.mux.HandleFunc("/v1/sys/rekey/init", h.handleRekeyInit)
+	h.mux.HandleFunc("/v1/sys/rekey/update", h.handleRekeyUpdate)
+	h.mux.HandleFunc("/v1/", h.handleLogical)
+	return h
+}
+
+// ServeHTTP checks the path before the mux sees it: the mux would
+// otherwise redirect "..", which clients must get as a 400.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		if r.URL.Path == "/" || r.URL.Path == "/ui" {
+			http.Redirect(w, r, "/ui/", http.StatusTemporaryRedirect)
+			return
+		}
+		respondErrorStatus(w, http.StatusNotFound)
+		return
+	}
+	if err := validPath(strings.TrimPrefix(r.URL.Path, "/v1/")); err != nil {
+		respondError(w, err)
+		return
+	}
+	if h.opts.MaxRequestSize > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxRequestSize)
+	}
+	h.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/core"
+	"github.com/coffer-dev/coffer/internal/logical"
+)
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
+	for _, m := range allowed {
+		if r.Method == m {
+			return false
+		}
+	}
+	respondErrorStatus(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not supported on "+r.URL.Path)
+	return true
+}
+
+func (h *handler) handleInit(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodGet, http.MethodPut, http.MethodPost) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		init, err := h.core.Initialized(r.Context())
+		if err != nil {
+			respondError(w, err)
+			return
+		}
+		respondJSON(w, http.StatusOK, map[string]interface{}{"initialized": init})
+		return
+	}
+	body, err := readBody(r, h.opts.MaxRequestSize)
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	var req struct {
+		SecretShares      int      `json:"secret_shares"`
+		SecretThreshold   int      `json:"secret_threshold"`
+		StoredShares      int      `json:"stored_shares"`
+		PGPKeys           []string `json:"pgp_keys"`
+		RootTokenPGPKey   string   `json:"root_token_pgp_key"`
+		RecoveryShares    int      `json:"recovery_shares"`
+		RecoveryThreshold int      `json:"recovery_threshold"`
+	}
+	if err := decodeInto(body, &req); err != nil {
+		respondError(w, err)
+		return
+	}
+	if len(req.PGPKeys) > 0 || req.RootTokenPGPKey != "" {
+		respondErrorStatus(w, http.StatusBadRequest, "pgp_keys and root_token_pgp_key are not supported by this server; omit them to receive the key shares and root token in plain form")
+		return
+	}
+	if req.RecoveryShares > 0 || req.RecoveryThreshold > 0 {
+		respondErrorStatus(w, http.StatusBadRequest, "parameters recovery_shares,recovery_threshold not applicable to seal type shamir")
+		return
+	}
+	res, err := h.core.Initialize(r.Context(), core.InitRequest{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold})
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	hexKeys, b64Keys := make([]string, len(res.Keys)), make([]string, len(res.Keys))
+	for i, k := range res.Keys {
+		hexKeys[i], b64Keys[i] = hex.EncodeToString(k), base64.StdEncoding.EncodeToString(k)
+	}
+	respondJSON(w, http.StatusOK, map[string]interface{}{
+		"keys": hexKeys, "keys_base64": b64Keys, "root_token": res.RootToken,
+		"recovery_keys": nil, "recovery_keys_base64": nil,
+	})
+}
+
+func (h *handler) sealStatusBody(r *http.Request) (map[string]interface{}, error) {
+	st, err := h.core.SealStatus(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]interface{}{
+		"type": st.Type, "initialized": st.Initialized, "sealed": st.Sealed,
+		"t": st.Threshold, "n": st.Shares, "progress": st.Progress, "nonce": st.Nonce,
+		"version": h.opts.Version, "build_date": h.opts.BuildDate, "migration": false,
+		"recovery_seal": false, "storage_type": st.StorageType,
+	}
+	if !st.Sealed {
+		out["cluster_name"], out["cluster_id"] = st.ClusterName, st.ClusterID
+	}
+	return out, nil
+}
+
+func (h *handler) handleSealStatus(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodGet) {
+		return
+	}
+	body, err := h.sealStatusBody(r)
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, body)
+}
+
+// decodeKey accepts a key share as hex or base64.
+func decodeKey(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return nil, logical.InvalidRequest("'key' must be a valid hex or base64 string")
+}
+
+func (h *handler) handleUnseal(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodPut, http.MethodPost) {
+		return
+	}
+	body, err := readBody(r, h.opts.MaxRequestSize)
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	var req struct {
+		Key     string `json:"key"`
+		Reset   bool   `json:"reset"`
+		Migrate bool   `json:"migrate"`
+	}
+	if err := decodeInto(body, &req); err != nil {
+		respondError(w, err)
+		return
+	}
+	if req.Reset {
+		h.core.ResetUnseal()
+	} else {
+		if req.Key == "" {
+			respondErrorStatus(w, http.StatusBadRequest, "missing required parameter 'key' (or set 'reset' to true)")
+			return
+		}
+		key, err := decodeKey(req.Key)
+		if err != nil {
+			respondError(w, err)
+			return
+		}
+		if _, err := h.core.Unseal(r.Context(), key); err != nil {
+			respondError(w, err)
+			return
+		}
+	}
+	h.handleSealStatusAfter(w, r)
+}
+
+func (h *handler) handleSealStatusAfter(w http.ResponseWriter, r *http.Request) {
+	body, err := h.sealStatusBody(r)
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, body)
+}
+
+func (h *handler) handleSeal(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodPut, http.MethodPost) {
+		return
+	}
+	if err := h.core.SealWithToken(r.Context(), requestToken(r)); err != nil {
+		respondError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// healthCode reads a status-code override from the query.
+func healthCode(r *http.Request, name string, def int) int {
+	if v := r.URL.Query().Get(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 100 && n <= 599 {
+			return n
+		}
+	}
+	return def
+}
+
+func (h *handler) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	init, err := h.core.Initialized(r.Context())
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	sealed := h.core.Sealed()
+	code := healthCode(r, "activecode", http.StatusOK)
+	switch {
+	case !init:
+		code = healthCode(r, "uninitcode", http.StatusNotImplemented)
+	case sealed:
+		code = healthCode(r, "sealedcode", http.StatusServiceUnavailable)
+	}
+	body := map[string]interface{}{
+		"initialized": init, "sealed": sealed, "standby": false, "performance_standby": false,
+		"replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
+		"server_time_utc": time.Now().Unix(), "version": h.opts.Version, "enterprise": false,
+		"echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0,
+	}
+	if init && !sealed {
+		body["cluster_name"], body["cluster_id"] = h.core.ClusterName(), h.core.ClusterID()
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(code)
+		return
+	}
+	respondJSON(w, code, body)
+}
+
+func (h *handler) handleLeader(w http.ResponseWriter, r *http.Request) {
+	if methodNotAllowed(w, r, http.MethodGet) {
+		return
+	}
+	if h.core.Sealed() {
+		respondError(w, logical.ErrSealed)
+		return
+	}
+	addr := ""
+	if h.opts.HAEnabled {
+		addr = h.core.APIAddr()
+	}
+	respondJSON(w, http.StatusOK, map[string]interface{}{
+		"ha_enabled": h.opts.HAEnabled, "is_self": h.opts.HAEnabled, "active_time": time.Time{}.Format(time.RFC3339),
+		"leader_address": addr, "leader_cluster_address": "", "performance_standby": false,
+		"performance_standby_last_remote_wal": 0,
+	})
+}

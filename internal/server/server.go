@@ -1,0 +1,274 @@
+// Package server assembles a running server from a configuration: storage,
+// core, HTTP API and listeners. The `server` command and the in-process
+// test server both use it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/builtin"
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/core"
+	"github.com/coffer-dev/coffer/internal/httpapi"
+	"github.com/coffer-dev/coffer/internal/lease"
+	"github.com/coffer-dev/coffer/internal/storage"
+	"github.com/coffer-dev/coffer/internal/storage/inmem"
+	"github.com/coffer-dev/coffer/internal/storage/raft"
+	"github.com/coffer-dev/coffer/internal/version"
+)
+
+// Options tune assembly beyond the configuration file.
+type Options struct {
+	Logger *slog.Logger
+	// FastRaft shortens raft timeouts (tests).
+	FastRaft bool
+	// LeaseOptions tune the lease manager (tests shorten backoff).
+	LeaseOptions lease.Options
+}
+
+// Server is an assembled server.
+type Server struct {
+	Config *config.Config
+	Core   *core.Core
+	logger *slog.Logger
+
+	store  storage.Backend
+	closer io.Closer
+
+	mu        sync.Mutex
+	listeners []*listener
+	wg        sync.WaitGroup
+}
+
+type listener struct {
+	conf *config.Listener
+	ln   net.Listener
+	srv  *http.Server
+	cert atomic.Pointer[tls.Certificate]
+}
+
+// New opens storage and creates the (sealed) core.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{Config: cfg, logger: logger}
+	if cfg.Storage == nil {
+		return nil, fmt.Errorf("no storage configured: add a storage \"raft\" { path = \"...\" } block")
+	}
+	switch cfg.Storage.Type {
+	case config.StorageInmem:
+		s.store = inmem.New()
+	case config.StorageRaft:
+		clusterAddr := ""
+		for _, l := range cfg.Listeners {
+			if l.ClusterAddress != "" {
+				clusterAddr = l.ClusterAddress
+			}
+		}
+		rb, err := raft.Open(ctx, raft.Options{
+			Path:         cfg.Storage.Path,
+			NodeID:       cfg.Storage.NodeID,
+			ClusterAddr:  clusterAddr,
+			Logger:       logger.With("component", "raft"),
+			FastElection: opts.FastRaft,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open raft storage at %s: %w", cfg.Storage.Path, err)
+		}
+		s.store, s.closer = rb, rb
+	default:
+		return nil, fmt.Errorf("unsupported storage type %q; accepted: raft, inmem", cfg.Storage.Type)
+	}
+	apiAddr := cfg.APIAddr
+	if apiAddr == "" && len(cfg.Listeners) > 0 {
+		scheme := "https"
+		if cfg.Listeners[0].TLSDisable {
+			scheme = "http"
+		}
+		apiAddr = scheme + "://" + cfg.Listeners[0].Address
+	}
+	c, err := core.New(core.Config{
+		Physical:        s.store,
+		StorageType:     cfg.Storage.Type,
+		Logger:          logger,
+		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
+		MaxLeaseTTL:     cfg.MaxLeaseTTL,
+		Engines:         builtin.Engines(),
+		AuthMethods:     builtin.AuthMethods(),
+		ClusterName:     cfg.ClusterName,
+		APIAddr:         apiAddr,
+		LeaseOptions:    opts.LeaseOptions,
+	})
+	if err != nil {
+		s.closeStorage()
+		return nil, err
+	}
+	s.Core = c
+	return s, nil
+}
+
+func (s *Server) closeStorage() {
+	if s.closer != nil {
+		if err := s.closer.Close(); err != nil {
+			s.logger.Warn("closing storage", "error", err)
+		}
+	}
+}
+
+// Listen opens every configured listener and starts serving.
+func (s *Server) Listen() error {
+	for _, lc := range s.Config.Listeners {
+		l := &listener{conf: lc}
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			s.stopListeners(context.Background())
+			return fmt.Errorf("listener %s: %w", lc.Address, err)
+		}
+		if !lc.TLSDisable {
+			if err := l.loadCert(); err != nil {
+				ln.Close()
+				s.stopListeners(context.Background())
+				return err
+			}
+			tcfg := &tls.Config{
+				MinVersion: lc.TLSMinVersionValue(),
+				MaxVersion: lc.TLSMaxVersionValue(),
+				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+					return l.cert.Load(), nil
+				},
+				NextProtos: []string{"h2", "http/1.1"},
+			}
+			ln = tls.NewListener(ln, tcfg)
+		}
+		l.ln = ln
+		l.srv = &http.Server{
+			Handler: httpapi.New(s.Core, httpapi.Options{
+				MaxRequestSize: lc.MaxRequestSize,
+				Logger:         s.logger,
+				Version:        version.Full(),
+				BuildDate:      version.BuildDate,
+				HAEnabled:      s.Config.Storage.Type == config.StorageRaft,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, l)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("listener stopped", "address", lc.Address, "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (l *listener) loadCert() error {
+	cert, err := tls.LoadX509KeyPair(l.conf.TLSCertFile, l.conf.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("listener %s: load TLS certificate %s and key %s: %w", l.conf.Address, l.conf.TLSCertFile, l.conf.TLSKeyFile, err)
+	}
+	l.cert.Store(&cert)
+	return nil
+}
+
+// Addrs returns the listeners' actual addresses (useful with port 0).
+func (s *Server) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.ln.Addr().String()
+	}
+	return out
+}
+
+// URL returns the first listener's base URL.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) == 0 {
+		return ""
+	}
+	l := s.listeners[0]
+	scheme := "https"
+	if l.conf.TLSDisable {
+		scheme = "http"
+	}
+	addr := l.ln.Addr().String()
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "::" || host == "0.0.0.0" || host == "") {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	return scheme + "://" + addr
+}
+
+// ReloadTLS re-reads every listener's certificate and key (SIGHUP). A
+// listener whose new files fail to load keeps its current certificate.
+func (s *Server) ReloadTLS() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []string
+	for _, l := range s.listeners {
+		if l.conf.TLSDisable {
+			continue
+		}
+		if err := l.loadCert(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (s *Server) stopListeners(ctx context.Context) {
+	s.mu.Lock()
+	ls := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		if err := l.srv.Shutdown(ctx); err != nil {
+			l.srv.Close()
+		}
+	}
+	s.wg.Wait()
+}
+
+// Shutdown stops listeners (letting in-flight requests finish), seals the
+// core and closes storage.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopListeners(ctx)
+	err := s.Core.Shutdown(ctx)
+	s.closeStorage()
+	return err
+}
+
+// Kill closes everything at once, without waiting (crash-like stop for tests).
+func (s *Server) Kill() {
+	s.mu.Lock()
+	ls := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.srv.Close()
+	}
+	_ = s.Core.Shutdown(context.Background())
+	s.closeStorage()
+}

@@ -1,0 +1,205 @@
+// Package testserver starts a real server in-process on a loopback
+// listener with TLS, initialised and unsealed, for integration tests that
+// drive it through github.com/hashicorp/vault/api, the CLI or any client.
+package testserver
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/lease"
+	"github.com/coffer-dev/coffer/internal/server"
+)
+
+// Options configure a test server.
+type Options struct {
+	// DataDir puts raft storage there; "" uses in-memory storage.
+	DataDir string
+	// NoTLS serves plain HTTP.
+	NoTLS bool
+	// Shares and Threshold for init; default 1 and 1.
+	Shares, Threshold int
+	// DefaultLeaseTTL and MaxLeaseTTL; defaults 768h.
+	DefaultLeaseTTL, MaxLeaseTTL time.Duration
+	// LeaseOptions tune the lease manager (short backoff in tests).
+	LeaseOptions lease.Options
+	// NoDevMounts skips mounting KV v2 at secret/.
+	NoDevMounts bool
+}
+
+// Server is a running test server.
+type Server struct {
+	// Addr is the base URL, e.g. "https://127.0.0.1:41234".
+	Addr       string
+	RootToken  string
+	UnsealKeys []string // hex
+	Client     *api.Client
+	CACertFile string
+	TLS        TLSFiles
+	Server     *server.Server
+
+	t    testing.TB
+	cfg  *config.Config
+	opts Options
+	keys [][]byte
+}
+
+func logger() *slog.Logger {
+	if os.Getenv("COFFER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Start starts, initialises and unseals a server; it is shut down when
+// the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Shares == 0 {
+		opts.Shares, opts.Threshold = 1, 1
+	}
+	dir := t.TempDir()
+	s := &Server{t: t, opts: opts}
+	cfg := &config.Config{
+		DisableMlock:    true,
+		DefaultLeaseTTL: opts.DefaultLeaseTTL,
+		MaxLeaseTTL:     opts.MaxLeaseTTL,
+		LogLevel:        "info",
+	}
+	if cfg.DefaultLeaseTTL == 0 {
+		cfg.DefaultLeaseTTL = 768 * time.Hour
+	}
+	if cfg.MaxLeaseTTL == 0 {
+		cfg.MaxLeaseTTL = 768 * time.Hour
+	}
+	if opts.DataDir != "" {
+		cfg.Storage = &config.Storage{Type: config.StorageRaft, Path: opts.DataDir, NodeID: "node1"}
+	} else {
+		cfg.Storage = &config.Storage{Type: config.StorageInmem}
+	}
+	l := &config.Listener{Type: "tcp", Address: "127.0.0.1:0", TLSDisable: opts.NoTLS, MaxRequestSize: config.DefaultMaxRequestSize}
+	if !opts.NoTLS {
+		s.TLS = WriteTLSFiles(t, dir)
+		l.TLSCertFile, l.TLSKeyFile = s.TLS.CertFile, s.TLS.KeyFile
+		s.CACertFile = s.TLS.CAFile
+	}
+	cfg.Listeners = []*config.Listener{l}
+	s.cfg = cfg
+	s.start(true)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start(init bool) {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	srv, err := server.New(ctx, s.cfg, server.Options{Logger: logger(), FastRaft: true, LeaseOptions: s.opts.LeaseOptions})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	s.Server = srv
+	s.Addr = srv.URL()
+	// Restarts keep the same port so clients keep working.
+	s.cfg.Listeners[0].Address = strings.TrimPrefix(strings.TrimPrefix(s.Addr, "https://"), "http://")
+	if init {
+		var res *server.InitResult
+		if s.opts.NoDevMounts || s.opts.Shares != 1 {
+			res, err = srv.InitAndUnseal(ctx, s.opts.Shares, s.opts.Threshold, "")
+		} else {
+			res, err = srv.SetupDev(ctx, "")
+		}
+		if err != nil {
+			t.Fatalf("init: %v", err)
+		}
+		s.RootToken, s.keys = res.RootToken, res.Keys
+		s.UnsealKeys = make([]string, len(res.Keys))
+		for i, k := range res.Keys {
+			s.UnsealKeys[i] = hex.EncodeToString(k)
+		}
+	} else if err := srv.Unseal(ctx, s.keys[:s.opts.Threshold]); err != nil {
+		t.Fatalf("unseal after restart: %v", err)
+	}
+	s.Client = s.NewClient(s.RootToken)
+}
+
+// NewClient returns a vault/api client for this server with the token.
+func (s *Server) NewClient(token string) *api.Client {
+	s.t.Helper()
+	conf := api.DefaultConfig()
+	conf.Address = s.Addr
+	conf.MaxRetries = 0
+	if s.CACertFile != "" {
+		if err := conf.ConfigureTLS(&api.TLSConfig{CACert: s.CACertFile}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	c, err := api.NewClient(conf)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c.SetToken(token)
+	return c
+}
+
+// Restart shuts the server down gracefully and starts it again on the same
+// storage and address, then unseals it with the saved keys.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.opts.DataDir == "" {
+		s.t.Fatal("Restart needs Options.DataDir (in-memory data does not survive)")
+	}
+	s.Stop()
+	s.start(false)
+}
+
+// RestartSealed restarts without unsealing.
+func (s *Server) RestartSealed() {
+	s.t.Helper()
+	s.Stop()
+	ctx := context.Background()
+	srv, err := server.New(ctx, s.cfg, server.Options{Logger: logger(), FastRaft: true, LeaseOptions: s.opts.LeaseOptions})
+	if err != nil {
+		s.t.Fatalf("start server: %v", err)
+	}
+	if err := srv.Listen(); err != nil {
+		s.t.Fatalf("listen: %v", err)
+	}
+	s.Server = srv
+}
+
+// Stop shuts the server down; calling it twice is fine.
+func (s *Server) Stop() {
+	if s.Server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Server.Shutdown(ctx)
+	s.Server = nil
+}
+
+// DataFiles lists the files under the raft data directory.
+func (s *Server) DataFiles() []string {
+	var out []string
+	_ = filepath.Walk(s.opts.DataDir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
