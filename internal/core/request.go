@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/logical/framework"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/token"
@@ -69,6 +71,9 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	}
 	if resp == nil {
 		return nil, nil
+	}
+	if resp.Secret == nil && req.Operation == logical.ReadOperation && rt.Entry.Type == "kv" && rt.Entry.Options["version"] != "2" && resp.Data != nil {
+		resp.Secret = kvV1Lease(resp.Data, c.entryTTLs(rt.Entry).def)
 	}
 	if resp.Secret != nil {
 		if err := c.registerSecret(ctx, rt, req, te, resp); err != nil {
@@ -208,6 +213,13 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		}
 		return fmt.Errorf("failed to persist lease: %w", err)
 	}
+	// The lease now covers what the engine created: its write-ahead
+	// record is no longer needed.
+	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
+		if err := framework.DeleteWAL(ctx, rt.Storage, walID); err != nil {
+			c.logger.Warn("could not delete write-ahead record after storing the lease", "path", req.Path, "error", err)
+		}
+	}
 	return nil
 }
 
@@ -253,4 +265,23 @@ func (c *Core) aclFor(ctx context.Context, tokenID string) (*policy.ACL, *token.
 	}
 	acl, err := c.policies.ACL(ctx, te.Policies...)
 	return acl, te, err
+}
+
+// kvV1Lease reports a KV version 1 read's lease terms as Vault does: the
+// "ttl" (or "lease") key of the data, else the mount's default TTL. No
+// lease is registered for it.
+func kvV1Lease(data map[string]interface{}, def time.Duration) *logical.Secret {
+	ttl := def
+	for _, k := range []string{"ttl", "lease"} {
+		if v, ok := data[k]; ok {
+			if d, err := framework.ParseDurationSecond(v); err == nil && d > 0 {
+				ttl = d
+				break
+			}
+		}
+	}
+	return &logical.Secret{
+		LeaseOptions: logical.LeaseOptions{TTL: ttl},
+		InternalData: map[string]interface{}{"secret_type": "kv"},
+	}
 }

@@ -208,7 +208,7 @@ func (h *handler) handleLogical(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *logical.Request, resp *logical.Response, err error) {
 	if err != nil {
-		if resp != nil && errors.Is(err, logical.ErrNotFound) && hasBody(resp) {
+		if resp != nil && statusFor(err) == http.StatusNotFound && hasBody(resp) {
 			respondJSON(w, http.StatusNotFound, envelope(req.ID, req.MountType, resp))
 			return
 		}
@@ -235,6 +235,11 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 				w.Header().Add(k, v)
 			}
 		}
+	}
+	if req.Operation == logical.ListOperation && resp != nil && resp.Data != nil && emptyKeys(resp.Data["keys"]) && len(resp.Warnings) == 0 {
+		// Vault answers an empty listing with 404.
+		respondErrorStatus(w, http.StatusNotFound)
+		return
 	}
 	if !hasBody(resp) {
 		if req.Operation == logical.ReadOperation || req.Operation == logical.ListOperation {
@@ -265,3 +270,15 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 // mergeTopLevel lists the paths whose data Vault also repeats at the top
 // level of the response, which some clients read.
 var mergeTopLevel = map[string]bool{"sys/mounts": true, "sys/auth": true, "sys/policy": true}
+
+func emptyKeys(v interface{}) bool {
+	switch k := v.(type) {
+	case nil:
+		return true
+	case []string:
+		return len(k) == 0
+	case []interface{}:
+		return len(k) == 0
+	}
+	return false
+}

@@ -14,6 +14,12 @@ import (
 // walPrefix is where write-ahead records live in a backend's storage view.
 const walPrefix = "wal/"
 
+// WALInternalKey is the Secret.InternalData key through which an engine
+// hands the core the ID of the write-ahead record covering a new secret.
+// The core deletes that record once the secret's lease is stored, so a
+// crash before that point leaves the record for rollback to undo.
+const WALInternalKey = "wal_id"
+
 // processStart marks this process's start: a record written before it
 // cannot belong to a request still in flight.
 var processStart = time.Now()
