@@ -1,0 +1,136 @@
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/coffer-dev/coffer/internal/logical"
+)
+
+// Storage layout under the manager's view:
+//
+//	id/<lease id>                        the JSON Entry
+//	token/<hash of token>/<hash of id>   the lease ID, so the leases of a
+//	                                     token are found without a scan
+const (
+	idPrefix    = "id/"
+	tokenPrefix = "token/"
+)
+
+func tokenIndexKey(tokenID, leaseID string) string {
+	return tokenPrefix + hashToken(tokenID) + "/" + hashLease(leaseID)
+}
+
+// load reads a lease entry; nil when it does not exist.
+func (m *Manager) load(ctx context.Context, id string) (*Entry, error) {
+	se, err := m.view.Get(ctx, idPrefix+id)
+	if err != nil {
+		return nil, fmt.Errorf("read lease %q: %w", id, err)
+	}
+	if se == nil {
+		return nil, nil
+	}
+	e := new(Entry)
+	if err := json.Unmarshal(se.Value, e); err != nil {
+		return nil, fmt.Errorf("decode lease %q: %w", id, err)
+	}
+	if e.ID == "" {
+		e.ID = id
+	}
+	return e, nil
+}
+
+// persist writes a lease entry.
+func (m *Manager) persist(ctx context.Context, e *Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode lease %q: %w", e.ID, err)
+	}
+	if err := m.view.Put(ctx, &logical.StorageEntry{Key: idPrefix + e.ID, Value: b}); err != nil {
+		return fmt.Errorf("store lease %q: %w", e.ID, err)
+	}
+	return nil
+}
+
+// index records the lease under its client token.
+func (m *Manager) index(ctx context.Context, e *Entry) error {
+	if e.ClientToken == "" {
+		return nil
+	}
+	err := m.view.Put(ctx, &logical.StorageEntry{Key: tokenIndexKey(e.ClientToken, e.ID), Value: []byte(e.ID)})
+	if err != nil {
+		return fmt.Errorf("index lease %q by token: %w", e.ID, err)
+	}
+	return nil
+}
+
+// remove deletes a lease entry and its token index; deleting what is already
+// gone is not an error.
+func (m *Manager) remove(ctx context.Context, e *Entry) error {
+	if e.ClientToken != "" {
+		if err := m.view.Delete(ctx, tokenIndexKey(e.ClientToken, e.ID)); err != nil {
+			return fmt.Errorf("delete token index of lease %q: %w", e.ID, err)
+		}
+	}
+	if err := m.view.Delete(ctx, idPrefix+e.ID); err != nil {
+		return fmt.Errorf("delete lease %q: %w", e.ID, err)
+	}
+	return nil
+}
+
+// leasesOfToken returns the IDs of the leases indexed under a token.
+func (m *Manager) leasesOfToken(ctx context.Context, tokenID string) ([]string, error) {
+	prefix := tokenPrefix + hashToken(tokenID) + "/"
+	keys, err := m.view.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list leases of token: %w", err)
+	}
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		se, err := m.view.Get(ctx, prefix+k)
+		if err != nil {
+			return nil, fmt.Errorf("read token index: %w", err)
+		}
+		if se != nil && len(se.Value) > 0 {
+			ids = append(ids, string(se.Value))
+		}
+	}
+	return ids, nil
+}
+
+// keyLocks serialises operations on one lease (renew, revoke, upsert) so
+// that a lease is revoked once and never renewed while being revoked. A lock
+// exists only while someone holds or waits for it.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes the lock of key and returns its release.
+func (k *keyLocks) lock(key string) func() {
+	k.mu.Lock()
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
