@@ -2,72 +2,99 @@ package token
 
 import "sync"
 
-// cache keeps recently looked-up entries by salted ID. Every write to a
-// token removes it; a lookup that raced with a write does not re-insert
-// the entry it read before the write (the generation check).
+const cacheShards = 16
+
+// cache keeps recently looked-up entries by the HMAC of their ID, in shards
+// so that concurrent lookups do not contend on one lock. Every write to a
+// token removes it; a lookup that raced with a write does not re-insert the
+// entry it read before the write (the generation check).
 type cache struct {
+	shards [cacheShards]cacheShard
+}
+
+type cacheShard struct {
 	mu  sync.RWMutex
-	m   map[string]*Entry
+	m   map[digest]*Entry
 	max int
 	gen uint64
+	_   [40]byte // keep shards on separate cache lines
 }
 
 func newCache(max int) *cache {
-	if max < 0 {
-		max = 0
+	c := &cache{}
+	per := 0
+	if max > 0 {
+		per = max/cacheShards + 1
 	}
-	return &cache{m: make(map[string]*Entry, min(max, 1024)), max: max}
+	for i := range c.shards {
+		c.shards[i].max = per
+		c.shards[i].m = make(map[digest]*Entry, min(per, 64))
+	}
+	return c
 }
 
-func (c *cache) get(salted string) *Entry {
-	if c.max == 0 {
+func (c *cache) shard(key digest) *cacheShard { return &c.shards[key[0]%cacheShards] }
+
+func (c *cache) get(key digest) *Entry {
+	sh := c.shard(key)
+	if sh.max == 0 {
 		return nil
 	}
-	c.mu.RLock()
-	te := c.m[salted]
-	c.mu.RUnlock()
+	sh.mu.RLock()
+	te := sh.m[key]
+	sh.mu.RUnlock()
 	return te
 }
 
 // generation returns a value to pass to put; take it before reading storage.
-func (c *cache) generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
+func (c *cache) generation(key digest) uint64 {
+	sh := c.shard(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return sh.gen
 }
 
-// put stores te unless some entry was removed since gen was taken. When
-// full it evicts an arbitrary entry (map order is random).
-func (c *cache) put(salted string, te *Entry, gen uint64) {
-	if c.max == 0 {
+// put stores te unless an entry of its shard was removed since gen was
+// taken. A full shard evicts an arbitrary entry (map order is random).
+func (c *cache) put(key digest, te *Entry, gen uint64) {
+	sh := c.shard(key)
+	if sh.max == 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.gen != gen {
 		return
 	}
-	if _, ok := c.m[salted]; !ok && len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
+	if _, ok := sh.m[key]; !ok && len(sh.m) >= sh.max {
+		for k := range sh.m {
+			delete(sh.m, k)
 			break
 		}
 	}
-	c.m[salted] = te
+	sh.m[key] = te
 }
 
+// remove drops a token, named by its salted ID, and bumps the generation.
 func (c *cache) remove(salted string) {
-	if c.max == 0 {
+	key := digestOf(salted)
+	sh := c.shard(key)
+	if sh.max == 0 {
 		return
 	}
-	c.mu.Lock()
-	c.gen++
-	delete(c.m, salted)
-	c.mu.Unlock()
+	sh.mu.Lock()
+	sh.gen++
+	delete(sh.m, key)
+	sh.mu.Unlock()
 }
 
 func (c *cache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -159,9 +160,9 @@ func (s *Store) Lookup(ctx context.Context, id string) (*Entry, error) {
 	if id == "" {
 		return nil, nil
 	}
-	salted := s.salt.salt(id)
+	key := s.salt.sum(id)
 	now := s.now()
-	if te := s.cache.get(salted); te != nil {
+	if te := s.cache.get(key); te != nil {
 		if subtle.ConstantTimeCompare([]byte(te.ID), []byte(id)) == 1 {
 			if te.expired(now) {
 				return nil, nil
@@ -169,7 +170,8 @@ func (s *Store) Lookup(ctx context.Context, id string) (*Entry, error) {
 			return te.clone(), nil
 		}
 	}
-	gen := s.cache.generation()
+	gen := s.cache.generation(key)
+	salted := hex.EncodeToString(key[:])
 	te, err := s.load(ctx, salted)
 	if err != nil || te == nil {
 		return nil, err
@@ -178,7 +180,7 @@ func (s *Store) Lookup(ctx context.Context, id string) (*Entry, error) {
 		return nil, nil
 	}
 	te.ID = id
-	s.cache.put(salted, te, gen)
+	s.cache.put(key, te, gen)
 	return te.clone(), nil
 }
 
