@@ -294,3 +294,25 @@ func TestE2ELogin(t *testing.T) {
 		t.Fatalf("bad login: exit %d %q", code, errOut)
 	}
 }
+
+func TestE2EMisc(t *testing.T) {
+	e := startE2E(t)
+	out := e.ok("", "secrets", "move", "secret/", "moved/")
+	contains(t, "secrets move", out, "Success! Finished moving secrets engine secret/ to moved/")
+	contains(t, "secrets list", e.ok("", "secrets", "list"), "moved/")
+
+	yml := e.ok("", "read", "-format=yaml", "sys/mounts/moved")
+	contains(t, "yaml", yml, "data:\n  accessor: ", "  type: kv\n", "request_id: ")
+
+	raw := e.ok("", "read", "-format=raw", "sys/seal-status")
+	contains(t, "raw", raw, `"sealed":false`)
+	contains(t, "raw format on write", e.fail(1, "write", "-format=raw", "secret/x", "a=b"), "does not support the -format=raw option")
+
+	contains(t, "lease lookup", e.fail(2, "lease", "lookup", "bogus/lease"), "error looking up lease id bogus/lease")
+	contains(t, "lease revoke", e.ok("", "lease", "revoke", "-prefix", "-sync", "moved/"), "Success! Revoked any leases with prefix: moved/")
+
+	// -output-curl-string prints the request instead of sending it.
+	curl := e.ok("", "kv", "put", "-output-curl-string", "moved/x", "a=b")
+	contains(t, "curl", curl, "curl -X PUT", "/v1/moved/data/x")
+	e.fail(2, "kv", "get", "moved/x")
+}
