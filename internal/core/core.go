@@ -73,6 +73,8 @@ type Core struct {
 
 	clusterID string
 	bgWG      sync.WaitGroup
+	// migrations remembers finished mount moves for sys/remount/status.
+	migrations sync.Map
 }
 
 // New returns a sealed Core over the physical storage.

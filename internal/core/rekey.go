@@ -139,10 +139,15 @@ func (c *Core) SealWithToken(ctx context.Context, tok string) error {
 		c.stateLock.RUnlock()
 		return logical.ErrPermissionDenied
 	}
-	acl, _, err := c.aclFor(ctx, tok)
-	if err != nil {
+	te, err := c.tokens.Lookup(ctx, tok)
+	if err != nil || te == nil {
 		c.stateLock.RUnlock()
 		return ErrInvalidTokenDenied
+	}
+	acl, err := c.policies.ACL(ctx, te.Policies...)
+	if err != nil {
+		c.stateLock.RUnlock()
+		return err
 	}
 	res := acl.AllowOperation(logical.UpdateOperation, "sys/seal", nil, 0)
 	c.stateLock.RUnlock()

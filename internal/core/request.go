@@ -9,7 +9,6 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
-	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/token"
 )
@@ -81,7 +80,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 		}
 	}
 	if resp.Auth != nil && resp.Auth.ClientToken == "" {
-		if err := c.createLoginToken(ctx, rt, resp); err != nil {
+		if err := c.createLoginToken(ctx, rt, req.Path, resp); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +199,8 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 	}
 	clientToken := ""
 	if te != nil {
-		clientToken = te.ID
+		// Leases are tied to their token by accessor.
+		clientToken = te.Accessor
 	}
 	s.IssueTime = c.now()
 	if _, err := c.leases.Register(ctx, req.Path, clientToken, s); err != nil {
@@ -224,17 +224,20 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 }
 
 // createLoginToken turns an auth method's login response into a token.
-func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, resp *logical.Response) error {
+func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, path string, resp *logical.Response) error {
 	a := resp.Auth
 	t := c.entryTTLs(rt.Entry)
 	if a.TTL <= 0 && a.Period <= 0 {
 		a.TTL = t.def
 	}
+	if a.MaxTTL <= 0 || a.MaxTTL > t.max {
+		a.MaxTTL = t.max
+	}
 	if a.TTL > t.max {
 		resp.AddWarning(fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly", a.TTL.String(), t.max.String()))
 		a.TTL = t.max
 	}
-	if _, err := c.tokens.CreateFromAuth(ctx, rt.Entry.RoutePath(), a, nil); err != nil {
+	if _, err := c.tokens.CreateFromAuth(ctx, path, a, nil); err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
 	return nil
@@ -252,19 +255,6 @@ func (c *Core) tokenHasSudo(ctx context.Context, te *token.Entry, path string) b
 		}
 	}
 	return false
-}
-
-// aclFor returns the ACL of a token, for sys/capabilities.
-func (c *Core) aclFor(ctx context.Context, tokenID string) (*policy.ACL, *token.Entry, error) {
-	te, err := c.tokens.Lookup(ctx, tokenID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if te == nil {
-		return nil, nil, logical.InvalidRequest("invalid token")
-	}
-	acl, err := c.policies.ACL(ctx, te.Policies...)
-	return acl, te, err
 }
 
 // kvV1Lease reports a KV version 1 read's lease terms as Vault does: the

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,7 @@ func (c *Core) setupStores(ctx context.Context) error {
 		DefaultTTL: func() time.Duration { return c.mountTTLs("auth/token/").def },
 		MaxTTL:     func() time.Duration { return c.mountTTLs("auth/token/").max },
 		HasSudo:    c.tokenHasSudo,
+		RenewAuth:  c.renewLoginAuth,
 	})
 	if err != nil {
 		return fmt.Errorf("token store: %w", err)
@@ -112,11 +114,13 @@ type leaseRevoker struct {
 
 func (r *leaseRevoker) Revoke(ctx context.Context, e *lease.Entry) error {
 	if e.Auth != nil {
+		// Token leases are keyed by the token's accessor: the token store
+		// keeps no raw token IDs.
 		ts := r.ts.Load()
 		if ts == nil {
 			return logical.ErrSealed
 		}
-		return ts.Revoke(ctx, e.Auth.ClientToken)
+		return ts.RevokeAccessor(ctx, e.ClientToken)
 	}
 	rt, rel := r.c.router.Match(e.Path)
 	if rt == nil {
@@ -161,19 +165,49 @@ func (r *leaseRevoker) Renew(ctx context.Context, e *lease.Entry, increment time
 	return resp, nil
 }
 
-// tokenLeases adapts the lease manager to the token store's needs.
+// tokenLeases adapts the lease manager to the token store's needs. Leases
+// are tied to tokens by accessor, never by the raw token ID.
 type tokenLeases struct{ m *lease.Manager }
 
 func (t tokenLeases) RegisterToken(ctx context.Context, te *token.Entry) error {
 	if te.ExpireTime.IsZero() {
 		return nil
 	}
-	return t.m.RegisterToken(ctx, "", te.Path, te.ID, te.ExpireTime, &logical.Auth{
-		ClientToken: te.ID, Policies: te.Policies, DisplayName: te.DisplayName,
+	return t.m.RegisterToken(ctx, "", te.Path, te.Accessor, te.ExpireTime, &logical.Auth{
+		Accessor: te.Accessor, Policies: te.Policies, DisplayName: te.DisplayName,
 		LeaseOptions: logical.LeaseOptions{TTL: te.TTL, Renewable: te.Renewable},
 	})
 }
 
 func (t tokenLeases) RevokeByToken(ctx context.Context, te *token.Entry) error {
-	return t.m.RevokeByToken(ctx, te.ID)
+	return t.m.RevokeByToken(ctx, te.Accessor)
+}
+
+// renewLoginAuth asks the auth method that issued a login token for its
+// current terms (e.g. the role still exists, its TTLs).
+func (c *Core) renewLoginAuth(ctx context.Context, te *token.Entry, auth *logical.Auth) (*logical.Auth, error) {
+	rt, rel := c.router.Match(te.Path)
+	if rt == nil {
+		return nil, logical.InvalidRequest("the auth method that issued this token (%s) is no longer mounted", te.Path)
+	}
+	req := &logical.Request{
+		ID: randomUUID(), Operation: logical.RenewOperation, Path: rel, Auth: auth,
+		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
+		Data: map[string]interface{}{},
+	}
+	resp, err := rt.Backend.HandleRequest(ctx, req)
+	if err != nil {
+		if errors.Is(err, logical.ErrUnsupportedOperation) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if resp == nil || resp.Auth == nil {
+		return nil, nil
+	}
+	t := c.entryTTLs(rt.Entry)
+	if resp.Auth.MaxTTL == 0 || resp.Auth.MaxTTL > t.max {
+		resp.Auth.MaxTTL = t.max
+	}
+	return resp.Auth, nil
 }

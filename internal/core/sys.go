@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
+	"github.com/coffer-dev/coffer/internal/token"
 )
 
 // newSystemBackend builds the backend mounted at sys/.
@@ -103,28 +104,31 @@ func (c *Core) handleCapabilities(ctx context.Context, req *logical.Request, d *
 	if len(paths) == 0 {
 		return nil, logical.InvalidRequest("missing paths: give \"path\" or \"paths\"")
 	}
-	tok := req.ClientToken
+	var te *token.Entry
+	var err error
 	switch req.Path {
 	case "capabilities":
-		tok = d.String("token")
+		tok := d.String("token")
 		if tok == "" {
 			return nil, logical.InvalidRequest("missing token")
 		}
+		te, err = c.tokens.Lookup(ctx, tok)
 	case "capabilities-accessor":
 		acc := d.String("accessor")
 		if acc == "" {
 			return nil, logical.InvalidRequest("missing accessor")
 		}
-		te, err := c.tokens.LookupAccessor(ctx, acc)
-		if err != nil {
-			return nil, err
-		}
-		if te == nil {
-			return nil, logical.InvalidRequest("invalid accessor")
-		}
-		tok = te.ID
+		te, err = c.tokens.LookupAccessor(ctx, acc)
+	default:
+		te, err = c.tokens.Lookup(ctx, req.ClientToken)
 	}
-	acl, _, err := c.aclFor(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if te == nil {
+		return nil, logical.InvalidRequest("invalid token")
+	}
+	acl, err := c.policies.ACL(ctx, te.Policies...)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,11 @@ func (c *Core) mountPaths() []*framework.Path {
 		},
 		Ops:      framework.Ops{logical.UpdateOperation: c.handleRemount},
 		Synopsis: "Move the mount point of an already-mounted backend.",
+	}, &framework.Path{
+		Pattern:  "remount/status/(?P<migration_id>.+)",
+		Fields:   framework.Fields{"migration_id": {Type: framework.TypeString}},
+		Ops:      framework.Ops{logical.ReadOperation: c.handleRemountStatus},
+		Synopsis: "Status of a mount move.",
 	})
 	return paths
 }
@@ -211,14 +216,14 @@ func (c *Core) writeMount(table string) framework.OperationFunc {
 
 func (c *Core) tune(ctx context.Context, table, p string, d *framework.FieldData) error {
 	return c.TuneMount(ctx, routePathFor(table, p), func(e *router.MountEntry) error {
-		if v, ok := d.GetOk("default_lease_ttl"); ok {
+		if v, ok := d.GetOk("default_lease_ttl"); ok && v != "" {
 			ttl, err := parseTTLField("default_lease_ttl", v)
 			if err != nil {
 				return err
 			}
 			e.Config.DefaultLeaseTTL = ttl
 		}
-		if v, ok := d.GetOk("max_lease_ttl"); ok {
+		if v, ok := d.GetOk("max_lease_ttl"); ok && v != "" {
 			ttl, err := parseTTLField("max_lease_ttl", v)
 			if err != nil {
 				return err
@@ -265,5 +270,18 @@ func (c *Core) handleRemount(ctx context.Context, req *logical.Request, d *frame
 	if err := c.Remount(ctx, from, to); err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: map[string]interface{}{"migration_id": randomUUID()}}, nil
+	id := randomUUID()
+	c.migrations.Store(id, map[string]interface{}{
+		"source_mount": strings.TrimSuffix(from, "/") + "/", "target_mount": strings.TrimSuffix(to, "/") + "/", "status": "success",
+	})
+	return &logical.Response{Data: map[string]interface{}{"migration_id": id}}, nil
+}
+
+func (c *Core) handleRemountStatus(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	id := d.String("migration_id")
+	info, ok := c.migrations.Load(id)
+	if !ok {
+		return nil, nil
+	}
+	return &logical.Response{Data: map[string]interface{}{"migration_id": id, "migration_info": info}}, nil
 }

@@ -70,6 +70,9 @@ func readBody(r *http.Request, limit int64) (map[string]interface{}, error) {
 	if dec.More() {
 		return nil, logical.InvalidRequest("failed to parse JSON input: unexpected data after the JSON object")
 	}
+	if v == nil {
+		return nil, nil
+	}
 	m, ok := v.(map[string]interface{})
 	if !ok {
 		return nil, logical.InvalidRequest("failed to parse JSON input: the body must be a JSON object, got %s", jsonKind(v))

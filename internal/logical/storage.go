@@ -96,4 +96,3 @@ func ClearView(ctx context.Context, s Storage) error {
 	}
 	return nil
 }
-

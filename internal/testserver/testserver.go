@@ -35,6 +35,8 @@ type Options struct {
 	LeaseOptions lease.Options
 	// NoDevMounts skips mounting KV v2 at secret/.
 	NoDevMounts bool
+	// NoInit leaves the server uninitialised and sealed.
+	NoInit bool
 }
 
 // Server is a running test server.
@@ -48,10 +50,11 @@ type Server struct {
 	TLS        TLSFiles
 	Server     *server.Server
 
-	t    testing.TB
-	cfg  *config.Config
-	opts Options
-	keys [][]byte
+	t       testing.TB
+	clients []*api.Client
+	cfg     *config.Config
+	opts    Options
+	keys    [][]byte
 }
 
 func logger() *slog.Logger {
@@ -95,7 +98,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	cfg.Listeners = []*config.Listener{l}
 	s.cfg = cfg
-	s.start(true)
+	s.start(!opts.NoInit)
 	t.Cleanup(s.Stop)
 	return s
 }
@@ -130,8 +133,10 @@ func (s *Server) start(init bool) {
 		for i, k := range res.Keys {
 			s.UnsealKeys[i] = hex.EncodeToString(k)
 		}
-	} else if err := srv.Unseal(ctx, s.keys[:s.opts.Threshold]); err != nil {
-		t.Fatalf("unseal after restart: %v", err)
+	} else if len(s.keys) > 0 {
+		if err := srv.Unseal(ctx, s.keys[:s.opts.Threshold]); err != nil {
+			t.Fatalf("unseal after restart: %v", err)
+		}
 	}
 	s.Client = s.NewClient(s.RootToken)
 }
@@ -152,6 +157,7 @@ func (s *Server) NewClient(token string) *api.Client {
 		s.t.Fatal(err)
 	}
 	c.SetToken(token)
+	s.clients = append(s.clients, c)
 	return c
 }
 
@@ -170,15 +176,16 @@ func (s *Server) Restart() {
 func (s *Server) RestartSealed() {
 	s.t.Helper()
 	s.Stop()
-	ctx := context.Background()
-	srv, err := server.New(ctx, s.cfg, server.Options{Logger: logger(), FastRaft: true, LeaseOptions: s.opts.LeaseOptions})
-	if err != nil {
-		s.t.Fatalf("start server: %v", err)
-	}
-	if err := srv.Listen(); err != nil {
-		s.t.Fatalf("listen: %v", err)
-	}
-	s.Server = srv
+	keys := s.keys
+	s.keys = nil
+	s.start(false)
+	s.keys = keys
+}
+
+// SetKeys records unseal keys obtained outside Start (after a manual
+// init or a rekey) so Restart can use them.
+func (s *Server) SetKeys(keys [][]byte, threshold int, rootToken string) {
+	s.keys, s.opts.Threshold, s.RootToken = keys, threshold, rootToken
 }
 
 // Stop shuts the server down; calling it twice is fine.
@@ -186,6 +193,12 @@ func (s *Server) Stop() {
 	if s.Server == nil {
 		return
 	}
+	// Closing the clients' idle connections first lets the server's
+	// graceful shutdown finish without waiting for HTTP/2 clients to go.
+	for _, c := range s.clients {
+		c.CloneConfig().HttpClient.CloseIdleConnections()
+	}
+	s.clients = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.Server.Shutdown(ctx)
