@@ -111,11 +111,11 @@ func (c *Core) checkToken(ctx context.Context, req *logical.Request, rt *router.
 		probe := *req
 		probe.Path, probe.Storage = rel, rt.Storage
 		probe.MountPoint, probe.MountType = rt.Entry.RoutePath(), rt.Entry.Type
+		// An existence check that fails (e.g. on a malformed field) counts
+		// as "update": the ACL decides first, the handler then reports the
+		// bad input.
 		found, exists, err := rt.Backend.HandleExistenceCheck(ctx, &probe)
-		if err != nil {
-			return nil, err
-		}
-		if found && !exists {
+		if err == nil && found && !exists {
 			req.Operation = logical.CreateOperation
 		}
 	}
