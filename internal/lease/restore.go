@@ -2,7 +2,6 @@ package lease
 
 import (
 	"context"
-	"encoding/json"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,12 +11,6 @@ import (
 // restoreBatch is how many leases a loader reads before taking the lock
 // once to hand them to the timer.
 const restoreBatch = 1024
-
-// entryTimes is the part of an entry the timer needs.
-type entryTimes struct {
-	ExpireTime  time.Time `json:"expire_time"`
-	Irrevocable bool      `json:"irrevocable"`
-}
 
 type restoredLease struct {
 	id          string
@@ -137,8 +130,8 @@ func (m *Manager) restoreBatch(ctx context.Context, ids []string) (ok, bad int) 
 			}
 			continue
 		}
-		var t entryTimes
-		if err := json.Unmarshal(se.Value, &t); err != nil {
+		t, err := decodeTimes(se.Value)
+		if err != nil {
 			bad++
 			m.log.Warn("cannot decode lease", "lease_id", id, "error", err)
 			continue

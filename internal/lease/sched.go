@@ -400,6 +400,10 @@ func (m *Manager) expire(it *item) {
 	case outRevoked:
 		m.forgetLocked(it.id)
 	case outRenewed:
+		if expireAt.IsZero() {
+			m.setStateLocked(it, stIdle)
+			break
+		}
 		m.setStateLocked(it, stWait)
 		it.due = expireAt.UnixNano()
 		heap.Push(&m.heap, it)
@@ -464,9 +468,7 @@ func (m *Manager) revokeDue(ctx context.Context, it *item) (outcome, time.Time, 
 		return outGaveUp, time.Time{}, nil
 	}
 	if e.ExpireTime.IsZero() || e.ExpireTime.After(now) {
-		if e.ExpireTime.IsZero() {
-			return outRenewed, now.Add(24 * time.Hour), nil
-		}
+		// Extended (or made non-expiring) since it was queued.
 		return outRenewed, e.ExpireTime, nil
 	}
 	if err := m.r.Revoke(ctx, e); err != nil {

@@ -296,3 +296,36 @@ func TestRestoreSkipsLeasesRevokedMeanwhile(t *testing.T) {
 		t.Fatalf("Count after restore = %+v, want 2500 active", c)
 	}
 }
+
+// TestHangingMountLeavesAWorker: while one target hangs, it cannot take the
+// whole pool; another mount's leases are still revoked.
+func TestHangingMountLeavesAWorker(t *testing.T) {
+	opts := testOptions()
+	m, f, _ := newStarted(t, opts)
+	release := make(chan struct{})
+	f.setFail(func(e *Entry, _ int) error {
+		if strings.HasPrefix(e.ID, "slow/") {
+			<-release
+		}
+		return nil
+	})
+	var slow []*Entry
+	for i := 0; i < 2*opts.Workers; i++ {
+		slow = append(slow, mustRegister(t, m, "slow/creds/r", "tok", 5*time.Millisecond))
+	}
+	waitFor(t, "the slow target to occupy its workers", func() bool { return f.callsWithPrefix("slow/") == opts.Workers-1 })
+	fast := mustRegister(t, m, "fast/creds/r", "tok", 5*time.Millisecond)
+	waitFor(t, "the other mount's lease", func() bool { return f.revokedCount(fast.ID) == 1 })
+	if n := f.callsWithPrefix("slow/"); n != opts.Workers-1 {
+		t.Fatalf("%d slow revocations started, want %d", n, opts.Workers-1)
+	}
+	close(release)
+	waitFor(t, "the slow mount", func() bool {
+		for _, e := range slow {
+			if f.revokedCount(e.ID) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
