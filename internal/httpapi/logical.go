@@ -256,6 +256,11 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if req.Operation == logical.HelpOperation {
+		// Vault sends help text at the top level, not inside "data".
+		respondJSON(w, http.StatusOK, resp.Data)
+		return
+	}
 	body := envelope(req.ID, req.MountType, resp)
 	if mergeTopLevel[req.Path] && req.Operation == logical.ReadOperation {
 		out := map[string]interface{}{}

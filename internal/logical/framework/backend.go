@@ -146,12 +146,12 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	p, caps := b.route(req.Path)
 	if p == nil {
 		if req.Operation == logical.HelpOperation && req.Path == "" {
-			return b.helpResponse(nil), nil
+			return b.helpResponse(nil, ""), nil
 		}
 		return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path")
 	}
 	if req.Operation == logical.HelpOperation {
-		return b.helpResponse(p), nil
+		return b.helpResponse(p, req.Path), nil
 	}
 	op := req.Operation
 	fn, ok := p.Ops[op]
@@ -277,7 +277,7 @@ func (b *Backend) Cleanup(ctx context.Context) {
 	}
 }
 
-func (b *Backend) helpResponse(p *Path) *logical.Response {
+func (b *Backend) helpResponse(p *Path, reqPath string) *logical.Response {
 	var sb strings.Builder
 	if p == nil {
 		sb.WriteString(strings.TrimSpace(b.Help))
@@ -287,7 +287,7 @@ func (b *Backend) helpResponse(p *Path) *logical.Response {
 		}
 		return &logical.Response{Data: map[string]interface{}{"help": sb.String(), "see_also": nil}}
 	}
-	fmt.Fprintf(&sb, "Request:        %s\nMatching Route: ^%s$\n\n%s\n", p.Pattern, p.Pattern, p.Synopsis)
+	fmt.Fprintf(&sb, "Request:        %s\nMatching Route: ^%s$\n\n%s\n", reqPath, p.Pattern, p.Synopsis)
 	if len(p.Fields) > 0 {
 		sb.WriteString("\n## PARAMETERS\n\n")
 		names := make([]string, 0, len(p.Fields))
