@@ -76,7 +76,8 @@ func (m *Manager) rollback(ctx context.Context, e *Entry, cause error) error {
 // creationPath (e.g. "auth/token/create"). id is the last element of the
 // lease ID, typically the token store's salted token ID; when empty a hash
 // of tokenID is used (see TokenLeaseID). A zero expire means the token does
-// not expire (root tokens): the lease is kept but never fires.
+// not expire (root tokens): the lease is kept but never fires. auth is
+// stored with the lease; its ClientToken defaults to tokenID.
 func (m *Manager) RegisterToken(ctx context.Context, id, creationPath string, tokenID string, expire time.Time, auth *logical.Auth) error {
 	if tokenID == "" {
 		return fmt.Errorf("register token lease: %w", errors.New("empty token"))

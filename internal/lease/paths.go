@@ -165,7 +165,7 @@ func (h *handlers) revoke(ctx context.Context, _ *logical.Request, d *framework.
 		return nil, err
 	}
 	if !sync {
-		return accepted(nil), nil
+		return accepted(), nil
 	}
 	return nil, nil
 }
@@ -176,7 +176,7 @@ func (h *handlers) revokePrefix(ctx context.Context, _ *logical.Request, d *fram
 		return nil, err
 	}
 	if !sync {
-		return accepted(nil), nil
+		return accepted(), nil
 	}
 	return nil, nil
 }
@@ -198,9 +198,7 @@ func (h *handlers) tidy(_ context.Context, _ *logical.Request, _ *framework.Fiel
 		}
 		h.m.log.Info("lease tidy finished", "fixed", n)
 	}()
-	resp := &logical.Response{}
-	resp.AddWarning("Tidy of leases started in the background; its outcome is written to the server log.")
-	return accepted(resp), nil
+	return accepted(), nil
 }
 
 func (h *handlers) count(_ context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -275,12 +273,8 @@ func (h *handlers) list(ctx context.Context, _ *logical.Request, d *framework.Fi
 	return resp, nil
 }
 
-// accepted marks a response as 202 Accepted; with no response the body is
-// empty.
-func accepted(resp *logical.Response) *logical.Response {
-	if resp == nil {
-		resp = &logical.Response{Raw: []byte{}}
-	}
-	resp.RawStatus = statusAccepted
-	return resp
+// accepted is an empty 202 Accepted, for work that goes on in the
+// background (Vault answers async revokes and tidy so).
+func accepted() *logical.Response {
+	return &logical.Response{Raw: []byte{}, RawStatus: statusAccepted}
 }
