@@ -182,7 +182,7 @@ func remoteInCIDRs(conn *logical.Connection, cidrs []string) bool {
 
 // registerSecret caps the secret's TTL by the mount and persists its lease
 // before the response leaves the server. If the lease cannot be stored the
-// secret is revoked on the backend and the request fails.
+// lease manager revokes the secret on the backend and the request fails.
 func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, te *token.Entry, resp *logical.Response) error {
 	s := resp.Secret
 	t := c.entryTTLs(rt.Entry)
@@ -204,13 +204,7 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 	}
 	s.IssueTime = c.now()
 	if _, err := c.leases.Register(ctx, req.Path, clientToken, s); err != nil {
-		rreq := &logical.Request{
-			ID: randomUUID(), Operation: logical.RevokeOperation, Path: strings.TrimPrefix(req.Path, rt.Entry.RoutePath()),
-			Secret: s, Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type,
-		}
-		if _, rerr := rt.Backend.HandleRequest(ctx, rreq); rerr != nil {
-			c.logger.Error("could not revoke a secret whose lease failed to persist", "path", req.Path, "error", rerr)
-		}
+		// Register has already asked the engine to revoke the secret.
 		return fmt.Errorf("failed to persist lease: %w", err)
 	}
 	// The lease now covers what the engine created: its write-ahead
