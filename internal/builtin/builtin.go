@@ -3,6 +3,7 @@
 package builtin
 
 import (
+	"github.com/coffer-dev/coffer/internal/auth/approle"
 	"github.com/coffer-dev/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-dev/coffer/internal/engine/kv"
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -18,5 +19,7 @@ func Engines() map[string]logical.Factory {
 
 // AuthMethods returns the auth methods by mount type.
 func AuthMethods() map[string]logical.Factory {
-	return map[string]logical.Factory{}
+	return map[string]logical.Factory{
+		"approle": approle.Factory,
+	}
 }
