@@ -277,7 +277,16 @@ func (b *backend) saveRole(ctx context.Context, s logical.Storage, r *roleEntry,
 		return nil, fmt.Errorf("read role_id index: %w", err)
 	}
 	if found && idx.Name != r.Name {
-		return nil, logical.InvalidRequest("role_id already in use")
+		// The index may be left over from a change that could not remove
+		// it; it counts only while its role still has this role_id.
+		owner, err := b.role(ctx, s, idx.Name)
+		if err != nil {
+			return nil, err
+		}
+		if owner != nil && owner.RoleID == r.RoleID {
+			return nil, logical.InvalidRequest("role_id already in use")
+		}
+		found = false
 	}
 	if err := logical.PutJSON(ctx, s, prefixRole+r.Name, r); err != nil {
 		return nil, fmt.Errorf("store role %q: %w", r.Name, err)
@@ -289,8 +298,10 @@ func (b *backend) saveRole(ctx context.Context, s logical.Storage, r *roleEntry,
 		}
 	}
 	if prevRoleID != "" && prevRoleID != r.RoleID {
+		// The change is made; a stale index no longer matches the role
+		// and is replaced when its role_id is next claimed.
 		if err := s.Delete(ctx, prefixRoleID+prevKey); err != nil {
-			return nil, fmt.Errorf("delete previous role_id index of role %q: %w", r.Name, err)
+			b.logger.Warn("could not delete the previous role_id index", "role", r.Name, "error", err)
 		}
 	}
 	return warns, nil
