@@ -84,6 +84,9 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 			return nil, err
 		}
 	}
+	if req.WrapTTL > 0 && resp.Raw == nil && resp.WrapInfo == nil && (resp.Data != nil || resp.Auth != nil || resp.Secret != nil) {
+		return c.wrapResponse(ctx, req, resp)
+	}
 	return resp, nil
 }
 

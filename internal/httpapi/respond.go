@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/logical"
 )
@@ -75,79 +74,8 @@ func respondJSON(w http.ResponseWriter, status int, body interface{}) {
 	_ = enc.Encode(body)
 }
 
-// httpResponse is Vault's response envelope.
-type httpResponse struct {
-	RequestID     string                 `json:"request_id"`
-	LeaseID       string                 `json:"lease_id"`
-	Renewable     bool                   `json:"renewable"`
-	LeaseDuration int64                  `json:"lease_duration"`
-	Data          map[string]interface{} `json:"data"`
-	WrapInfo      *httpWrapInfo          `json:"wrap_info"`
-	Warnings      []string               `json:"warnings"`
-	Auth          *httpAuth              `json:"auth"`
-	MountType     string                 `json:"mount_type"`
-}
-
-type httpAuth struct {
-	ClientToken    string            `json:"client_token"`
-	Accessor       string            `json:"accessor"`
-	Policies       []string          `json:"policies"`
-	TokenPolicies  []string          `json:"token_policies"`
-	Metadata       map[string]string `json:"metadata"`
-	LeaseDuration  int64             `json:"lease_duration"`
-	Renewable      bool              `json:"renewable"`
-	EntityID       string            `json:"entity_id"`
-	TokenType      string            `json:"token_type"`
-	Orphan         bool              `json:"orphan"`
-	MFARequirement interface{}       `json:"mfa_requirement"`
-	NumUses        int               `json:"num_uses"`
-}
-
-type httpWrapInfo struct {
-	Token           string `json:"token"`
-	Accessor        string `json:"accessor"`
-	TTL             int64  `json:"ttl"`
-	CreationTime    string `json:"creation_time"`
-	CreationPath    string `json:"creation_path"`
-	WrappedAccessor string `json:"wrapped_accessor,omitempty"`
-	Format          string `json:"format,omitempty"`
-}
-
-func envelope(reqID, mountType string, resp *logical.Response) *httpResponse {
-	out := &httpResponse{RequestID: reqID, Data: resp.Data, Warnings: resp.Warnings, MountType: mountType}
-	if s := resp.Secret; s != nil {
-		out.LeaseID = s.LeaseID
-		out.Renewable = s.Renewable
-		out.LeaseDuration = int64(s.TTL / time.Second)
-	}
-	if a := resp.Auth; a != nil {
-		policies := a.Policies
-		if policies == nil {
-			policies = []string{}
-		}
-		tp := a.TokenPolicies
-		if tp == nil {
-			tp = policies
-		}
-		tt := a.TokenType
-		if tt == "" {
-			tt = "service"
-		}
-		out.Auth = &httpAuth{
-			ClientToken: a.ClientToken, Accessor: a.Accessor, Policies: policies, TokenPolicies: tp,
-			Metadata: a.Metadata, LeaseDuration: int64(a.TTL / time.Second), Renewable: a.Renewable,
-			EntityID: a.EntityID, TokenType: tt, Orphan: a.Orphan, NumUses: a.NumUses,
-		}
-	}
-	if wi := resp.WrapInfo; wi != nil {
-		out.WrapInfo = &httpWrapInfo{
-			Token: wi.Token, Accessor: wi.Accessor, TTL: int64(wi.TTL / time.Second),
-			CreationTime: wi.CreationTime.UTC().Format(time.RFC3339Nano), CreationPath: wi.CreationPath,
-			WrappedAccessor: wi.WrappedAccessor, Format: wi.Format,
-		}
-		out.Data = nil
-	}
-	return out
+func envelope(reqID, mountType string, resp *logical.Response) *logical.HTTPResponse {
+	return logical.ToHTTP(reqID, mountType, resp)
 }
 
 // hasBody reports whether a response has anything worth a 200 body.
