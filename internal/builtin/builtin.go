@@ -5,6 +5,7 @@ package builtin
 import (
 	"github.com/coffer-dev/coffer/internal/auth/approle"
 	"github.com/coffer-dev/coffer/internal/engine/cubbyhole"
+	"github.com/coffer-dev/coffer/internal/engine/database"
 	"github.com/coffer-dev/coffer/internal/engine/kv"
 	"github.com/coffer-dev/coffer/internal/logical"
 )
@@ -14,6 +15,7 @@ func Engines() map[string]logical.Factory {
 	return map[string]logical.Factory{
 		"kv":        kv.Factory,
 		"cubbyhole": cubbyhole.Factory,
+		"database":  database.Factory,
 	}
 }
 

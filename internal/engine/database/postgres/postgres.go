@@ -1,0 +1,278 @@
+// Package postgres is the PostgreSQL driver of the database secrets engine
+// (plugin name postgresql-database-plugin). It creates users with the
+// role's statements in one transaction, moves VALID UNTIL on renew,
+// rotates passwords (optionally as client-side SCRAM-SHA-256 verifiers) and
+// removes users with a verified revocation that falls back to a safe
+// cleanup (see revoke.go).
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/coffer-dev/coffer/internal/engine/database/dbplugin"
+)
+
+const (
+	// DefaultUsernameTemplate is Vault's default for PostgreSQL.
+	DefaultUsernameTemplate = `{{ printf "v-%s-%s-%s-%s" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 20) (unix_time) | truncate 63 }}`
+	// MaxUsernameLength is PostgreSQL's identifier limit (NAMEDATALEN-1).
+	MaxUsernameLength = 63
+	// ExpirationFormat is how {{expiration}} is rendered for VALID UNTIL.
+	ExpirationFormat = "2006-01-02 15:04:05-0700"
+
+	defaultChangePassword   = `ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}'`
+	defaultChangeExpiration = `ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`
+
+	userPlaceholder     = "coffer-username-placeholder"
+	passwordPlaceholder = "coffer-password-placeholder"
+	defaultMaxOpen      = 4
+	defaultConnTimeout  = 10 * time.Second
+)
+
+// Driver implements dbplugin.Driver for PostgreSQL.
+type Driver struct {
+	mu      sync.RWMutex
+	db      *sql.DB
+	cfg     *pgx.ConnConfig
+	scram   bool
+	secrets []string
+}
+
+// New returns an uninitialised driver.
+func New() *Driver { return &Driver{} }
+
+// Type implements dbplugin.Driver.
+func (d *Driver) Type() string { return "postgres" }
+
+// Initialize implements dbplugin.Driver.
+func (d *Driver) Initialize(ctx context.Context, req dbplugin.InitializeRequest) (dbplugin.InitializeResponse, error) {
+	c := req.Config
+	secrets := c.Secrets()
+	if strings.TrimSpace(c.ConnectionURL) == "" {
+		return dbplugin.InitializeResponse{}, errors.New("connection_url cannot be empty")
+	}
+	for _, v := range []string{c.Username, c.Password} {
+		if strings.Contains(v, "{{username}}") || strings.Contains(v, "{{password}}") {
+			return dbplugin.InitializeResponse{}, errors.New("username and/or password cannot contain the template variables")
+		}
+	}
+	scram := false
+	switch c.PasswordAuthentication {
+	case "", dbplugin.PasswordAuthPassword:
+	case dbplugin.PasswordAuthSCRAMSHA256:
+		scram = true
+	default:
+		return dbplugin.InitializeResponse{}, fmt.Errorf("%q is not a valid password_authentication type; accepted values: %q, %q",
+			c.PasswordAuthentication, dbplugin.PasswordAuthPassword, dbplugin.PasswordAuthSCRAMSHA256)
+	}
+	cfg, err := parseConfig(c)
+	if err != nil {
+		return dbplugin.InitializeResponse{}, fmt.Errorf("invalid connection_url: %w", dbplugin.Scrub(err, secrets...))
+	}
+	db := stdlib.OpenDB(*cfg)
+	maxOpen := c.MaxOpenConnections
+	if maxOpen <= 0 {
+		maxOpen = defaultMaxOpen
+	}
+	maxIdle := c.MaxIdleConnections
+	if maxIdle <= 0 || maxIdle > maxOpen {
+		maxIdle = maxOpen
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxIdle)
+	db.SetConnMaxLifetime(c.MaxConnectionLifetime)
+	if req.VerifyConnection {
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return dbplugin.InitializeResponse{}, &dbplugin.ConnectionError{Err: fmt.Errorf("error verifying connection: %w", dbplugin.Scrub(err, secrets...))}
+		}
+	}
+	d.mu.Lock()
+	old := d.db
+	d.db, d.cfg, d.scram, d.secrets = db, cfg, scram, secrets
+	d.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return dbplugin.InitializeResponse{DefaultUsernameTemplate: DefaultUsernameTemplate, MaxUsernameLength: MaxUsernameLength}, nil
+}
+
+// parseConfig turns the connection URL (URL or key/value form) into a pgx
+// configuration. The credentials are set on the parsed configuration rather
+// than written into the text, so they never reach a parser error message.
+func parseConfig(c dbplugin.ConnectionConfig) (*pgx.ConnConfig, error) {
+	raw := strings.NewReplacer("{{username}}", userPlaceholder, "{{password}}", passwordPlaceholder).Replace(c.ConnectionURL)
+	cfg, err := pgx.ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.User == userPlaceholder {
+		cfg.User = c.Username
+	}
+	if cfg.Password == passwordPlaceholder {
+		cfg.Password = c.Password
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnTimeout
+	}
+	return cfg, nil
+}
+
+// pool returns the connection pool and the secrets to scrub.
+func (d *Driver) pool() (*sql.DB, []string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return nil, nil, errors.New("driver is not initialized")
+	}
+	return d.db, d.secrets, nil
+}
+
+// Close implements dbplugin.Driver.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	db := d.db
+	d.db = nil
+	d.mu.Unlock()
+	if db == nil {
+		return nil
+	}
+	return db.Close()
+}
+
+// NewUser implements dbplugin.Driver.
+func (d *Driver) NewUser(ctx context.Context, req dbplugin.NewUserRequest) (dbplugin.NewUserResponse, error) {
+	queries := dbplugin.ParseStatements(req.Statements, dbplugin.Postgres)
+	if len(queries) == 0 {
+		return dbplugin.NewUserResponse{}, &dbplugin.StatementError{Err: dbplugin.ErrEmptyStatements}
+	}
+	db, secrets, err := d.pool()
+	if err != nil {
+		return dbplugin.NewUserResponse{}, err
+	}
+	pw, err := d.passwordValue(req.Password)
+	if err != nil {
+		return dbplugin.NewUserResponse{}, err
+	}
+	secrets = append(secrets, req.Password, pw)
+	vals := map[string]string{
+		"name":       req.Username,
+		"username":   req.Username,
+		"password":   quoteLiteralBody(pw),
+		"expiration": req.Expiration.Format(ExpirationFormat),
+	}
+	if err := runTx(ctx, db, queries, vals); err != nil {
+		return dbplugin.NewUserResponse{}, classify(err, secrets)
+	}
+	return dbplugin.NewUserResponse{}, nil
+}
+
+// UpdateUser implements dbplugin.Driver.
+func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest) (dbplugin.UpdateUserResponse, error) {
+	if req.Username == "" {
+		return dbplugin.UpdateUserResponse{}, errors.New("missing username")
+	}
+	if req.Password == nil && req.Expiration == nil {
+		return dbplugin.UpdateUserResponse{}, errors.New("no changes requested")
+	}
+	db, secrets, err := d.pool()
+	if err != nil {
+		return dbplugin.UpdateUserResponse{}, err
+	}
+	var queries []string
+	vals := map[string]string{"name": req.Username, "username": req.Username}
+	if p := req.Password; p != nil {
+		if p.NewPassword == "" {
+			return dbplugin.UpdateUserResponse{}, errors.New("missing password")
+		}
+		pw, err := d.passwordValue(p.NewPassword)
+		if err != nil {
+			return dbplugin.UpdateUserResponse{}, err
+		}
+		secrets = append(secrets, p.NewPassword, pw)
+		vals["password"] = quoteLiteralBody(pw)
+		queries = append(queries, orDefault(p.Statements, defaultChangePassword)...)
+	}
+	if e := req.Expiration; e != nil {
+		vals["expiration"] = e.NewExpiration.Format(ExpirationFormat)
+		queries = append(queries, orDefault(e.Statements, defaultChangeExpiration)...)
+	}
+	if err := runTx(ctx, db, queries, vals); err != nil {
+		return dbplugin.UpdateUserResponse{}, classify(err, secrets)
+	}
+	return dbplugin.UpdateUserResponse{}, nil
+}
+
+// passwordValue is what {{password}} becomes: the password itself, or its
+// SCRAM-SHA-256 verifier.
+func (d *Driver) passwordValue(pw string) (string, error) {
+	d.mu.RLock()
+	scram := d.scram
+	d.mu.RUnlock()
+	if !scram {
+		return pw, nil
+	}
+	v, err := SCRAMVerifier(pw, nil)
+	if err != nil {
+		return "", fmt.Errorf("unable to compute the scram-sha-256 verifier: %w", err)
+	}
+	return v, nil
+}
+
+func orDefault(stmts []string, def string) []string {
+	q := dbplugin.ParseStatements(stmts, dbplugin.Postgres)
+	if len(q) == 0 {
+		return []string{def}
+	}
+	return q
+}
+
+// quoteLiteralBody escapes a value placed inside '…'.
+func quoteLiteralBody(s string) string { return strings.ReplaceAll(s, "'", "''") }
+
+// runTx renders and runs queries in one transaction.
+func runTx(ctx context.Context, db *sql.DB, queries []string, vals map[string]string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for i, q := range queries {
+		if _, err := tx.ExecContext(ctx, dbplugin.Render(q, vals)); err != nil {
+			return fmt.Errorf("statement %d: %w", i+1, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// classify scrubs err and tells a rejected statement from a connection
+// problem.
+func classify(err error, secrets []string) error {
+	err = dbplugin.Scrub(err, secrets...)
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return &dbplugin.ConnectionError{Err: err}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch code := pe.Code + "  "; code[:2] {
+		case "08", "28", "53", "57", "58":
+			return &dbplugin.ConnectionError{Err: err}
+		}
+		return &dbplugin.StatementError{Err: err}
+	}
+	return &dbplugin.ConnectionError{Err: err}
+}
+
+// Interface guard.
+var _ dbplugin.Driver = (*Driver)(nil)
