@@ -116,6 +116,8 @@ type Auth struct {
 	Orphan         bool
 	TokenType      string
 	BoundCIDRs     []string
+	// NoDefaultPolicy keeps the "default" policy off the token.
+	NoDefaultPolicy bool
 }
 
 // WrapInfo describes a wrapped response.

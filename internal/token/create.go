@@ -380,7 +380,7 @@ func (s *Store) CreateFromAuth(ctx context.Context, path string, auth *logical.A
 	if len(policies) == 0 {
 		policies = auth.TokenPolicies
 	}
-	policies = sanitizePolicies(policies, true) // "root" absorbs "default"
+	policies = sanitizePolicies(policies, !auth.NoDefaultPolicy) // "root" absorbs "default"
 	te := &Entry{
 		Path:         path,
 		Policies:     policies,

@@ -66,16 +66,17 @@ func (b *backend) login(ctx context.Context, req *logical.Request, d *framework.
 	}
 	metadata["role_name"] = r.Name
 	return &logical.Response{Auth: &logical.Auth{
-		LeaseOptions:   logical.LeaseOptions{TTL: r.TokenTTL, MaxTTL: r.TokenMaxTTL, Renewable: true},
-		InternalData:   map[string]interface{}{"role_name": r.Name, "role_id": r.RoleID},
-		Policies:       slices.Clone(r.TokenPolicies),
-		TokenPolicies:  slices.Clone(r.TokenPolicies),
-		Metadata:       metadata,
-		Period:         r.TokenPeriod,
-		ExplicitMaxTTL: r.TokenExplicitMaxTTL,
-		NumUses:        r.TokenNumUses,
-		BoundCIDRs:     slices.Clone(tokenCIDRs),
-		TokenType:      r.TokenType,
+		LeaseOptions:    logical.LeaseOptions{TTL: r.TokenTTL, MaxTTL: r.TokenMaxTTL, Renewable: true},
+		InternalData:    map[string]interface{}{"role_name": r.Name, "role_id": r.RoleID},
+		Policies:        slices.Clone(r.TokenPolicies),
+		TokenPolicies:   slices.Clone(r.TokenPolicies),
+		Metadata:        metadata,
+		Period:          r.TokenPeriod,
+		ExplicitMaxTTL:  r.TokenExplicitMaxTTL,
+		NumUses:         r.TokenNumUses,
+		BoundCIDRs:      slices.Clone(tokenCIDRs),
+		TokenType:       r.TokenType,
+		NoDefaultPolicy: r.TokenNoDefaultPolicy,
 	}}, nil
 }
 
