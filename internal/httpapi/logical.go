@@ -261,6 +261,11 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 		respondJSON(w, http.StatusOK, resp.Data)
 		return
 	}
+	status := http.StatusOK
+	if resp.RawStatus != 0 {
+		// An engine may answer with another 2xx (e.g. 202 for tidy).
+		status = resp.RawStatus
+	}
 	body := envelope(req.ID, req.MountType, resp)
 	if mergeTopLevel[req.Path] && req.Operation == logical.ReadOperation {
 		out := map[string]interface{}{}
@@ -269,10 +274,10 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 		}
 		raw, _ := json.Marshal(body)
 		_ = json.Unmarshal(raw, &out)
-		respondJSON(w, http.StatusOK, out)
+		respondJSON(w, status, out)
 		return
 	}
-	respondJSON(w, http.StatusOK, body)
+	respondJSON(w, status, body)
 }
 
 // mergeTopLevel lists the paths whose data Vault also repeats at the top

@@ -142,7 +142,8 @@ type Response struct {
 	// Headers are extra HTTP headers to send.
 	Headers map[string][]string
 	// Raw, when set, is sent as the HTTP body verbatim with RawContentType
-	// and RawStatus (for PEM/CRL downloads and similar).
+	// and RawStatus (for PEM/CRL downloads and similar). RawStatus alone
+	// sets the status of a normal JSON response (e.g. 202).
 	Raw            []byte
 	RawContentType string
 	RawStatus      int
