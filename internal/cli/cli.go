@@ -57,6 +57,7 @@ func commands() map[string]func(*meta) command {
 		"delete":    func(m *meta) command { return &deleteCommand{meta: m} },
 		"patch":     func(m *meta) command { return &patchCommand{meta: m} },
 		"path-help": func(m *meta) command { return &pathHelpCommand{meta: m} },
+		"unwrap":    func(m *meta) command { return &unwrapCommand{meta: m} },
 
 		"secrets enable":  func(m *meta) command { return &secretsEnableCommand{meta: m} },
 		"secrets disable": func(m *meta) command { return &secretsDisableCommand{meta: m} },

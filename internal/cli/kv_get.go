@@ -78,7 +78,7 @@ func (c *kvGetCommand) Run(args []string) int {
 	}
 
 	if c.flagField != "" {
-		if !t.v2 {
+		if !t.v2 || secret.WrapInfo != nil {
 			return c.printRawField(secret, c.flagField)
 		}
 		data, ok := secret.Data["data"]
