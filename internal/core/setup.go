@@ -23,7 +23,7 @@ func (c *Core) setupStores(ctx context.Context) error {
 	}
 	rev := &leaseRevoker{c: c}
 	c.leases = lease.New(c.barrier.View("sys/expire/"), rev, lopts)
-	ts, err := token.NewStore(ctx, c.barrier.View("sys/token/"), tokenLeases{c.leases}, token.Options{
+	ts, err := token.NewStore(ctx, c.barrier.View("sys/token/"), tokenLeases{m: c.leases, c: c}, token.Options{
 		Logger:     c.logger.With("component", "token"),
 		Now:        c.now,
 		DefaultTTL: func() time.Duration { return c.mountTTLs("auth/token/").def },
@@ -167,7 +167,10 @@ func (r *leaseRevoker) Renew(ctx context.Context, e *lease.Entry, increment time
 
 // tokenLeases adapts the lease manager to the token store's needs. Leases
 // are tied to tokens by accessor, never by the raw token ID.
-type tokenLeases struct{ m *lease.Manager }
+type tokenLeases struct {
+	m *lease.Manager
+	c *Core
+}
 
 func (t tokenLeases) RegisterToken(ctx context.Context, te *token.Entry) error {
 	if te.ExpireTime.IsZero() {
@@ -179,8 +182,12 @@ func (t tokenLeases) RegisterToken(ctx context.Context, te *token.Entry) error {
 	})
 }
 
+// RevokeByToken revokes what the token created and destroys its cubbyhole.
 func (t tokenLeases) RevokeByToken(ctx context.Context, te *token.Entry) error {
-	return t.m.RevokeByToken(ctx, te.Accessor)
+	if err := t.m.RevokeByToken(ctx, te.Accessor); err != nil {
+		return err
+	}
+	return t.c.clearCubbyhole(ctx, te.Accessor)
 }
 
 // renewLoginAuth asks the auth method that issued a login token for its

@@ -53,16 +53,36 @@ func isWrappingToken(te *token.Entry) bool {
 	return te != nil && len(te.Policies) == 1 && te.Policies[0] == policy.ResponseWrappingPolicyName
 }
 
-// cubbyhole runs one operation on a token's cubbyhole.
-func (c *Core) cubbyhole(ctx context.Context, op logical.Operation, tokenID string, data map[string]interface{}) (*logical.Response, error) {
+// cubbyhole runs one operation on the cubbyhole of the token with this
+// accessor.
+func (c *Core) cubbyhole(ctx context.Context, op logical.Operation, accessor string, data map[string]interface{}) (*logical.Response, error) {
 	rt := c.router.Get("cubbyhole/")
 	if rt == nil {
 		return nil, fmt.Errorf("cubbyhole is not mounted")
 	}
 	return rt.Backend.HandleRequest(ctx, &logical.Request{
-		ID: randomUUID(), Operation: op, Path: wrappedResponseKey, ClientToken: tokenID, Data: data,
+		ID: randomUUID(), Operation: op, Path: wrappedResponseKey, ClientTokenAccessor: accessor, Data: data,
 		Storage: rt.Storage, MountPoint: "cubbyhole/", MountType: "cubbyhole",
 	})
+}
+
+// clearCubbyhole deletes a revoked token's cubbyhole.
+func (c *Core) clearCubbyhole(ctx context.Context, accessor string) error {
+	rt := c.router.Get("cubbyhole/")
+	if rt == nil || accessor == "" {
+		return nil
+	}
+	p := logical.CubbyholePrefix(accessor)
+	keys, err := logical.CollectKeys(ctx, rt.Storage, p)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := rt.Storage.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storeWrapped creates a wrapping token holding body (the JSON envelope).
@@ -77,7 +97,7 @@ func (c *Core) storeWrapped(ctx context.Context, creationPath string, ttl time.D
 	if err := c.tokens.Create(ctx, te); err != nil {
 		return nil, fmt.Errorf("create wrapping token: %w", err)
 	}
-	if _, err := c.cubbyhole(ctx, logical.UpdateOperation, te.ID, map[string]interface{}{"response": string(body)}); err != nil {
+	if _, err := c.cubbyhole(ctx, logical.UpdateOperation, te.Accessor, map[string]interface{}{"response": string(body)}); err != nil {
 		_ = c.tokens.Revoke(ctx, te.ID)
 		return nil, fmt.Errorf("store wrapped response: %w", err)
 	}
@@ -127,8 +147,8 @@ func (c *Core) wrappingToken(ctx context.Context, d *framework.FieldData) (strin
 	return id, te, nil
 }
 
-func (c *Core) readWrapped(ctx context.Context, id string) ([]byte, error) {
-	resp, err := c.cubbyhole(ctx, logical.ReadOperation, id, nil)
+func (c *Core) readWrapped(ctx context.Context, accessor string) ([]byte, error) {
+	resp, err := c.cubbyhole(ctx, logical.ReadOperation, accessor, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -140,25 +160,26 @@ func (c *Core) readWrapped(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (c *Core) handleUnwrap(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	var id string
+	var id, accessor string
 	if d.String("token") == "" {
 		// The caller is the wrapping token itself, on its single use; the
 		// pipeline revokes it once this request is done.
 		if len(req.Policies) != 1 || req.Policies[0] != policy.ResponseWrappingPolicyName {
 			return nil, logical.InvalidRequest("wrapping token is not valid or does not exist")
 		}
-		id = req.ClientToken
+		id, accessor = req.ClientToken, req.ClientTokenAccessor
 	} else {
-		var err error
-		if id, _, err = c.wrappingToken(ctx, d); err != nil {
+		wid, te, err := c.wrappingToken(ctx, d)
+		if err != nil {
 			return nil, err
 		}
+		id, accessor = wid, te.Accessor
 	}
-	body, err := c.readWrapped(ctx, id)
+	body, err := c.readWrapped(ctx, accessor)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.cubbyhole(ctx, logical.DeleteOperation, id, nil); err != nil {
+	if _, err := c.cubbyhole(ctx, logical.DeleteOperation, accessor, nil); err != nil {
 		return nil, err
 	}
 	if id != req.ClientToken {
@@ -193,7 +214,7 @@ func (c *Core) handleRewrap(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.readWrapped(ctx, id)
+	body, err := c.readWrapped(ctx, te.Accessor)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +222,6 @@ func (c *Core) handleRewrap(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	_, _ = c.cubbyhole(ctx, logical.DeleteOperation, id, nil)
 	if err := c.tokens.Revoke(ctx, id); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package logical
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -95,4 +97,12 @@ func ClearView(ctx context.Context, s Storage) error {
 		}
 	}
 	return nil
+}
+
+// CubbyholePrefix is the storage prefix, inside the cubbyhole mount, of the
+// private area of the token with this accessor. The cubbyhole engine stores
+// under it and the core clears it when the token is revoked.
+func CubbyholePrefix(accessor string) string {
+	sum := sha256.Sum256([]byte("cubbyhole:" + accessor))
+	return hex.EncodeToString(sum[:]) + "/"
 }

@@ -4,8 +4,6 @@ package cubbyhole
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -37,30 +35,14 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	return b, nil
 }
 
-// prefix is the storage prefix of the caller's cubbyhole: a hash of the
-// token, so no raw token ends up in a storage key.
+// prefix is the storage prefix of the caller's cubbyhole, derived from the
+// token's accessor (no token ends up in a storage key), so the core can
+// clear it when the token is revoked.
 func prefix(req *logical.Request) (string, error) {
-	if req.ClientToken == "" {
+	if req.ClientTokenAccessor == "" {
 		return "", logical.InvalidRequest("client token empty")
 	}
-	sum := sha256.Sum256([]byte(req.ClientToken))
-	return hex.EncodeToString(sum[:]) + "/", nil
-}
-
-// DeleteToken removes a token's cubbyhole; called when the token is revoked.
-func DeleteToken(ctx context.Context, s logical.Storage, tokenID string) error {
-	sum := sha256.Sum256([]byte(tokenID))
-	p := hex.EncodeToString(sum[:]) + "/"
-	keys, err := logical.CollectKeys(ctx, s, p)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := s.Delete(ctx, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return logical.CubbyholePrefix(req.ClientTokenAccessor), nil
 }
 
 func (b *backend) exists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
