@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 const (
@@ -50,4 +52,40 @@ func hmacSum(key []byte, msg string) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(msg))
 	return h.Sum(nil)
+}
+
+// SCRAMVerifierMatches reports whether a stored SCRAM-SHA-256 verifier
+// (as in pg_authid.rolpassword) was made from password.
+func SCRAMVerifierMatches(verifier, password string) bool {
+	rest, ok := strings.CutPrefix(verifier, "SCRAM-SHA-256$")
+	if !ok {
+		return false
+	}
+	head, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return false
+	}
+	it, salt64, ok := strings.Cut(head, ":")
+	if !ok {
+		return false
+	}
+	iter, err := strconv.Atoi(it)
+	if err != nil || iter <= 0 {
+		return false
+	}
+	stored64, server64, ok := strings.Cut(keys, ":")
+	if !ok {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(salt64)
+	wantStored, err2 := base64.StdEncoding.DecodeString(stored64)
+	wantServer, err3 := base64.StdEncoding.DecodeString(server64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return false
+	}
+	stored, server, err := scramKeys(password, salt, iter)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(stored, wantStored) && hmac.Equal(server, wantServer)
 }
