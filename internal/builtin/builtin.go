@@ -7,6 +7,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-dev/coffer/internal/engine/database"
 	"github.com/coffer-dev/coffer/internal/engine/kv"
+	"github.com/coffer-dev/coffer/internal/engine/pki"
 	"github.com/coffer-dev/coffer/internal/logical"
 )
 
@@ -16,6 +17,7 @@ func Engines() map[string]logical.Factory {
 		"kv":        kv.Factory,
 		"cubbyhole": cubbyhole.Factory,
 		"database":  database.Factory,
+		"pki":       pki.Factory,
 	}
 }
 
