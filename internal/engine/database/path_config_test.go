@@ -26,15 +26,15 @@ func TestFactoryNeedsSystemView(t *testing.T) {
 func TestConfigWriteReadListDelete(t *testing.T) {
 	h := newHarness(t)
 	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{
-		"plugin_name":             "postgresql-database-plugin",
-		"connection_url":          "postgres://{{username}}:{{password}}@127.0.0.1:1/db?sslmode=disable",
-		"username":                "admin",
-		"password":                "hunter2-secret",
-		"allowed_roles":           "a, b,c",
-		"verify_connection":       false,
-		"max_open_connections":    7,
-		"max_connection_lifetime": "30s",
-		"password_authentication": "scram-sha-256",
+		"plugin_name":              "postgresql-database-plugin",
+		"connection_url":           "postgres://{{username}}:{{password}}@127.0.0.1:1/db?sslmode=disable",
+		"username":                 "admin",
+		"password":                 "hunter2-secret",
+		"allowed_roles":            "a, b,c",
+		"verify_connection":        false,
+		"max_open_connections":     7,
+		"max_connection_lifetime":  "30s",
+		"password_authentication":  "scram-sha-256",
 		"root_rotation_statements": []interface{}{`ALTER ROLE "{{username}}" PASSWORD '{{password}}'`},
 	})
 	resp := h.ok(logical.ReadOperation, "config/pg", nil)
