@@ -10,11 +10,12 @@ import (
 // by hash(value), except values whose nearest enclosing map key is in
 // skip. Keys are never hashed. Strings inside lists take the key of the
 // map entry holding the list. Times become RFC 3339 strings and are not
-// hashed; numbers, booleans and nulls are kept. With hash nil the data is
-// only copied. The input is never modified.
+// hashed; numbers, booleans and nulls are kept. With hash nil (log_raw)
+// the data is returned as is, to be encoded unchanged. The input is never
+// modified.
 func hashData(data map[string]interface{}, hash func(string) string, skip []string) map[string]interface{} {
-	if data == nil {
-		return nil
+	if data == nil || hash == nil {
+		return data
 	}
 	w := walker{hash: hash, skip: skip}
 	return w.object(data)
@@ -35,7 +36,7 @@ func (w *walker) skipped(key string) bool {
 }
 
 func (w *walker) str(key, s string) interface{} {
-	if w.hash == nil || w.skipped(key) {
+	if w.skipped(key) {
 		return s
 	}
 	return w.hash(s)
