@@ -16,6 +16,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/quota"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/token"
@@ -59,6 +60,7 @@ type Core struct {
 	policies *policy.Store
 	tokens   *token.Store
 	leases   *lease.Manager
+	quotas   *quota.Manager
 	sys      logical.Backend
 
 	// mountLock serialises mount table changes.

@@ -39,6 +39,30 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	fullPath := req.Path
 	rt, rel := c.router.Match(fullPath)
 
+	var quotaHeaders map[string][]string
+	if !c.quotas.Empty() {
+		role := c.resolveRole(ctx, rt, rel, req)
+		res, err := c.quotas.AllowRate(fullPath, role, clientIP(req.Connection))
+		quotaHeaders = c.rateHeaders(res, err)
+		if err != nil {
+			return &logical.Response{Headers: quotaHeaders}, err
+		}
+		if mayCreateLease(req.Operation) {
+			r, err := c.quotas.Reserve(fullPath, role)
+			if err != nil {
+				return nil, fmt.Errorf("request path %q: %w", fullPath, err)
+			}
+			// Commit when the request created a lease, else give the slot back.
+			defer func() {
+				if req.LeaseCreated {
+					r.Commit()
+				} else {
+					r.Release()
+				}
+			}()
+		}
+	}
+
 	var te *token.Entry
 	if rt == nil || !rt.IsUnauthenticated(rel) {
 		var err error
@@ -79,13 +103,22 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 			return nil, err
 		}
 	}
+	if resp.Auth != nil && resp.Auth.ClientToken != "" && resp.Auth.TTL > 0 {
+		req.LeaseCreated = true // the token store registered the token's lease
+	}
 	if resp.Auth != nil && resp.Auth.ClientToken == "" {
-		if err := c.createLoginToken(ctx, rt, req.Path, resp); err != nil {
+		if err := c.createLoginToken(ctx, rt, req, req.Path, resp); err != nil {
 			return nil, err
 		}
 	}
 	if req.WrapTTL > 0 && resp.Raw == nil && resp.WrapInfo == nil && (resp.Data != nil || resp.Auth != nil || resp.Secret != nil) {
 		return c.wrapResponse(ctx, req, resp)
+	}
+	for k, v := range quotaHeaders {
+		if resp.Headers == nil {
+			resp.Headers = map[string][]string{}
+		}
+		resp.Headers[k] = v
 	}
 	return resp, nil
 }
@@ -210,6 +243,7 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		// Register has already asked the engine to revoke the secret.
 		return fmt.Errorf("failed to persist lease: %w", err)
 	}
+	req.LeaseCreated = true
 	// The lease now covers what the engine created: its write-ahead
 	// record is no longer needed.
 	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
@@ -221,7 +255,7 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 }
 
 // createLoginToken turns an auth method's login response into a token.
-func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, path string, resp *logical.Response) error {
+func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, req *logical.Request, path string, resp *logical.Response) error {
 	a := resp.Auth
 	t := c.entryTTLs(rt.Entry)
 	if a.TTL <= 0 && a.Period <= 0 {
@@ -234,8 +268,12 @@ func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, path stri
 		resp.AddWarning(fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly", a.TTL.String(), t.max.String()))
 		a.TTL = t.max
 	}
-	if _, err := c.tokens.CreateFromAuth(ctx, path, a, nil); err != nil {
+	te, err := c.tokens.CreateFromAuth(ctx, path, a, nil)
+	if err != nil {
 		return fmt.Errorf("create token: %w", err)
+	}
+	if !te.ExpireTime.IsZero() {
+		req.LeaseCreated = true
 	}
 	return nil
 }

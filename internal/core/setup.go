@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/quota"
 	"github.com/coffer-dev/coffer/internal/token"
 )
 
@@ -21,6 +23,9 @@ func (c *Core) setupStores(ctx context.Context) error {
 	if lopts.Logger == nil {
 		lopts.Logger = c.logger.With("component", "lease")
 	}
+	c.quotas = quota.New(c.barrier.View("sys/quotas/"), c.countLeases, c.now)
+	quotas := c.quotas
+	lopts.OnRemove = func(e *lease.Entry) { quotas.LeaseEnded(e.Path) }
 	rev := &leaseRevoker{c: c}
 	c.leases = lease.New(c.barrier.View("sys/expire/"), rev, lopts)
 	ts, err := token.NewStore(ctx, c.barrier.View("sys/token/"), tokenLeases{m: c.leases, c: c}, token.Options{
@@ -40,7 +45,18 @@ func (c *Core) setupStores(ctx context.Context) error {
 }
 
 func (c *Core) teardownStores() {
-	c.policies, c.tokens, c.leases = nil, nil, nil
+	c.policies, c.tokens, c.leases, c.quotas = nil, nil, nil, nil
+}
+
+// countLeases counts the stored leases under a path prefix (for lease
+// count quotas, once when they are loaded or created).
+func (c *Core) countLeases(ctx context.Context, prefix string) (int, error) {
+	p := "id/"
+	if prefix != "" {
+		p += strings.TrimSuffix(prefix, "/") + "/"
+	}
+	keys, err := logical.CollectKeys(ctx, c.barrier.View("sys/expire/"), p)
+	return len(keys), err
 }
 
 // postUnseal loads mounts and starts background work. Called with
@@ -52,6 +68,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	}
 	if err := c.persistClusterID(ctx); err != nil {
 		return err
+	}
+	if err := c.quotas.Load(ctx); err != nil {
+		return fmt.Errorf("load quotas: %w", err)
 	}
 	c.sys = c.newSystemBackend()
 	if err := c.loadMounts(ctx); err != nil {

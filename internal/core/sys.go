@@ -19,6 +19,7 @@ func (c *Core) newSystemBackend() logical.Backend {
 	paths = append(paths, c.miscPaths()...)
 	paths = append(paths, c.passwordPolicyPaths()...)
 	paths = append(paths, c.wrappingPaths()...)
+	paths = append(paths, c.quotaPaths()...)
 	paths = append(paths, lease.Paths(c.leases)...)
 	return &framework.Backend{
 		Help:        "The system backend is built into the server and cannot be remounted or disabled. It configures the server itself.",

@@ -211,6 +211,14 @@ func (h *handler) handleLogical(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *logical.Request, resp *logical.Response, err error) {
 	if err != nil {
+		if resp != nil {
+			// e.g. Retry-After on a 429
+			for k, vs := range resp.Headers {
+				for _, v := range vs {
+					w.Header().Add(k, v)
+				}
+			}
+		}
 		if resp != nil && statusFor(err) == http.StatusNotFound && hasBody(resp) {
 			respondJSON(w, http.StatusNotFound, envelope(req.ID, req.MountType, resp))
 			return

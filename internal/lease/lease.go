@@ -112,6 +112,10 @@ type Options struct {
 	MountOf func(path string) string
 	// TokenExists, when set, lets Tidy revoke leases whose token is gone.
 	TokenExists func(ctx context.Context, tokenID string) (bool, error)
+	// OnRemove, when set, is called once for every lease whose entry is
+	// deleted (revoked, expired, forced out), after the deletion. Lease
+	// count quotas use it.
+	OnRemove func(e *Entry)
 }
 
 // Counts are the live leases known to the manager. Leases still being

@@ -145,6 +145,14 @@ func (m *Manager) index(ctx context.Context, e *Entry) error {
 // remove deletes a lease entry and its token index; deleting what is already
 // gone is not an error.
 func (m *Manager) remove(ctx context.Context, e *Entry) error {
+	existed := true
+	if m.opts.OnRemove != nil {
+		cur, err := m.view.Get(ctx, idPrefix+e.ID)
+		if err != nil {
+			return fmt.Errorf("read lease %q: %w", e.ID, err)
+		}
+		existed = cur != nil
+	}
 	if e.ClientToken != "" {
 		if err := m.view.Delete(ctx, tokenIndexKey(e.ClientToken, e.ID)); err != nil {
 			return fmt.Errorf("delete token index of lease %q: %w", e.ID, err)
@@ -152,6 +160,9 @@ func (m *Manager) remove(ctx context.Context, e *Entry) error {
 	}
 	if err := m.view.Delete(ctx, idPrefix+e.ID); err != nil {
 		return fmt.Errorf("delete lease %q: %w", e.ID, err)
+	}
+	if existed && m.opts.OnRemove != nil {
+		m.opts.OnRemove(e)
 	}
 	return nil
 }

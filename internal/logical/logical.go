@@ -27,6 +27,9 @@ const (
 	// RollbackOperation is sent periodically and after unseal so backends can
 	// undo write-ahead records left by an interrupted operation.
 	RollbackOperation Operation = "rollback"
+	// ResolveRoleOperation asks an auth method which role a login request
+	// names (for role-based quotas); the answer is Data["role"].
+	ResolveRoleOperation Operation = "resolve-role"
 )
 
 // BackendType tells a secrets engine from an auth method.
@@ -69,6 +72,9 @@ type Request struct {
 	WrapTTL time.Duration
 	// Unauthenticated is true when the path was served without a token.
 	Unauthenticated bool
+	// LeaseCreated is set by the core when the request's response got a
+	// lease (a secret or a login token).
+	LeaseCreated bool
 }
 
 // Get returns a request field, or nil.

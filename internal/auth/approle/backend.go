@@ -87,6 +87,7 @@ func newBackend(conf *logical.BackendConfig, now func() time.Time) *backend {
 		PathsSpecial: &logical.Paths{Unauthenticated: []string{"login"}},
 		Paths:        b.paths(),
 		AuthRenew:    b.renewAuth,
+		ResolveRole:  b.resolveRole,
 		Clean:        func(context.Context) { b.key.Store(nil) },
 	}
 	return b

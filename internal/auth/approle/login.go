@@ -239,3 +239,20 @@ func (b *backend) renewAuth(ctx context.Context, req *logical.Request, _ *framew
 	a.TTL, resp.Warnings = ttl, warns
 	return resp, nil
 }
+
+// resolveRole names the role of a login request (by its role_id), for
+// role-based quotas. Unknown role IDs resolve to no role.
+func (b *backend) resolveRole(ctx context.Context, req *logical.Request) (string, error) {
+	if req.Path != "login" {
+		return "", nil
+	}
+	roleID, _ := req.Data["role_id"].(string)
+	if roleID == "" {
+		return "", nil
+	}
+	r, err := b.roleByRoleID(ctx, req.Storage, roleID)
+	if err != nil || r == nil {
+		return "", err
+	}
+	return r.Name, nil
+}

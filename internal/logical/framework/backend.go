@@ -90,6 +90,9 @@ type Backend struct {
 	WALRollbackMinAge time.Duration
 	// Clean is called on unmount and seal.
 	Clean func(ctx context.Context)
+	// ResolveRole names the role a login request uses, for role-based
+	// quotas; auth methods with roles set it.
+	ResolveRole func(ctx context.Context, req *logical.Request) (string, error)
 
 	once     sync.Once
 	compiled []*regexp.Regexp
@@ -142,6 +145,15 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		return b.handleLease(ctx, req)
 	case logical.RollbackOperation:
 		return nil, b.rollback(ctx, req)
+	case logical.ResolveRoleOperation:
+		if b.ResolveRole == nil {
+			return nil, nil
+		}
+		role, err := b.ResolveRole(ctx, req)
+		if err != nil || role == "" {
+			return nil, err
+		}
+		return &logical.Response{Data: map[string]interface{}{"role": role}}, nil
 	}
 	p, caps := b.route(req.Path)
 	if p == nil {
