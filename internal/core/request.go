@@ -98,7 +98,9 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	if resp.Secret == nil && req.Operation == logical.ReadOperation && rt.Entry.Type == "kv" && rt.Entry.Options["version"] != "2" && resp.Data != nil {
 		resp.Secret = kvV1Lease(resp.Data, c.entryTTLs(rt.Entry).def)
 	}
-	if resp.Secret != nil {
+	// A secret that already has a lease ID is a renewal's answer, not a
+	// new secret.
+	if resp.Secret != nil && resp.Secret.LeaseID == "" {
 		if err := c.registerSecret(ctx, rt, req, te, resp); err != nil {
 			return nil, err
 		}
