@@ -153,11 +153,11 @@ func reload(logger *slog.Logger, level *slog.LevelVar, configs []string, dev boo
 			logger.Info("reload: log level set", "level", cfg.LogLevel)
 		}
 	}
-	if err := srv.ReloadTLS(); err != nil {
-		logger.Error("reload: TLS certificates not reloaded", "error", err)
+	if err := srv.Reload(context.Background()); err != nil {
+		logger.Error("reload: not everything was reloaded", "error", err)
 		return
 	}
-	logger.Info("reload: TLS certificates reloaded")
+	logger.Info("reload: TLS certificates and audit files reloaded")
 }
 
 func setLevel(v *slog.LevelVar, s string) error {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/barrier"
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -39,6 +40,8 @@ type Config struct {
 	Now func() time.Time
 	// LeaseOptions tune the lease manager (tests shorten backoff).
 	LeaseOptions lease.Options
+	// AuditDevices declared in the configuration.
+	AuditDevices []AuditDevice
 }
 
 // Core is one server's state.
@@ -61,6 +64,7 @@ type Core struct {
 	tokens   *token.Store
 	leases   *lease.Manager
 	quotas   *quota.Manager
+	audit    *audit.Broker
 	sys      logical.Backend
 
 	// mountLock serialises mount table changes.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
 	"github.com/coffer-dev/coffer/internal/router"
@@ -36,6 +37,22 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	if req.ID == "" {
 		req.ID = RequestID()
 	}
+	var trail *audit.LogInput
+	resp, err := c.handle(ctx, req, &trail)
+	if trail != nil {
+		out := *trail
+		out.Type, out.Response, out.Err, out.Time = "response", resp, err, c.now()
+		if aerr := c.audit.LogResponse(ctx, &out); aerr != nil {
+			c.logger.Error("no audit device could record a response; the response was withheld", "path", req.Path, "error", aerr)
+			return nil, fmt.Errorf("failed to audit the response: %w", aerr)
+		}
+	}
+	return resp, err
+}
+
+// handle is the pipeline; *trail is set once the request has been audited,
+// so the caller audits the response.
+func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.LogInput) (*logical.Response, error) {
 	fullPath := req.Path
 	rt, rel := c.router.Match(fullPath)
 
@@ -64,13 +81,22 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	}
 
 	var te *token.Entry
+	var authErr error
 	if rt == nil || !rt.IsUnauthenticated(rel) {
-		var err error
-		if te, err = c.checkToken(ctx, req, rt, rel); err != nil {
-			return nil, err
-		}
+		te, authErr = c.checkToken(ctx, req, rt, rel)
 	} else {
 		req.Unauthenticated = true
+	}
+	if c.audit.Enabled() {
+		in := c.auditInput(req, te, rt, authErr)
+		if err := c.audit.LogRequest(ctx, in); err != nil {
+			c.logger.Error("no audit device could record a request; it was not served", "path", fullPath, "error", err)
+			return nil, fmt.Errorf("failed to audit the request; it was not served: %w", err)
+		}
+		*trail = in
+	}
+	if authErr != nil {
+		return nil, authErr
 	}
 	if rt == nil {
 		return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q. route entry not found.", fullPath)
@@ -125,7 +151,9 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	return resp, nil
 }
 
-// checkToken resolves the caller's token and checks the ACL.
+// checkToken resolves the caller's token and checks the ACL. When the
+// token is valid but the ACL refuses, the entry is returned with the error
+// so the refusal can be audited with the caller's identity.
 func (c *Core) checkToken(ctx context.Context, req *logical.Request, rt *router.Route, rel string) (*token.Entry, error) {
 	if req.ClientToken == "" {
 		return nil, logical.ErrPermissionDenied
@@ -165,18 +193,18 @@ func (c *Core) checkToken(ctx context.Context, req *logical.Request, rt *router.
 	if req.Operation == logical.HelpOperation {
 		caps := acl.Capabilities(req.Path)
 		if len(caps) == 0 || (len(caps) == 1 && caps[0] == "deny") {
-			return nil, logical.ErrPermissionDenied
+			return te, logical.ErrPermissionDenied
 		}
 	} else {
 		res := acl.AllowOperation(req.Operation, req.Path, req.Data, req.WrapTTL)
 		if !res.Allowed {
 			if res.Reason != "" && res.DeniedParameter != "" {
-				return nil, logical.Errorf(logical.ErrPermissionDenied, "permission denied")
+				return te, logical.Errorf(logical.ErrPermissionDenied, "permission denied")
 			}
-			return nil, logical.ErrPermissionDenied
+			return te, logical.ErrPermissionDenied
 		}
 		if rt != nil && rt.IsRootPath(rel) && !res.IsRoot && !res.Sudo {
-			return nil, logical.ErrPermissionDenied
+			return te, logical.ErrPermissionDenied
 		}
 	}
 	if te.NumUses > 0 {

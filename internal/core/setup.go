@@ -72,6 +72,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.quotas.Load(ctx); err != nil {
 		return fmt.Errorf("load quotas: %w", err)
 	}
+	if err := c.setupAudit(ctx); err != nil {
+		return err
+	}
 	c.sys = c.newSystemBackend()
 	if err := c.loadMounts(ctx); err != nil {
 		return err
@@ -90,6 +93,12 @@ func (c *Core) preSeal() {
 	}
 	if c.leases != nil {
 		c.leases.Stop()
+	}
+	if c.audit != nil {
+		if err := c.audit.Close(); err != nil {
+			c.logger.Warn("closing audit devices", "error", err)
+		}
+		c.audit = nil
 	}
 	for _, rt := range c.router.Reset() {
 		rt.Backend.Cleanup(context.Background())

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
@@ -21,6 +22,7 @@ func (c *Core) newSystemBackend() logical.Backend {
 	paths = append(paths, c.wrappingPaths()...)
 	paths = append(paths, c.quotaPaths()...)
 	paths = append(paths, lease.Paths(c.leases)...)
+	paths = append(paths, audit.Paths(c.audit)...)
 	return &framework.Backend{
 		Help:        "The system backend is built into the server and cannot be remounted or disabled. It configures the server itself.",
 		Paths:       paths,

@@ -100,7 +100,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		apiAddr = scheme + "://" + cfg.Listeners[0].Address
 	}
+	var audits []core.AuditDevice
+	for _, a := range cfg.Audits {
+		audits = append(audits, core.AuditDevice{Type: a.Type, Path: a.Path, Description: a.Description, Options: a.Options})
+	}
 	c, err := core.New(core.Config{
+		AuditDevices:    audits,
 		Physical:        s.store,
 		StorageType:     cfg.Storage.Type,
 		Logger:          logger,
@@ -216,6 +221,22 @@ func (s *Server) URL() string {
 		addr = net.JoinHostPort("127.0.0.1", port)
 	}
 	return scheme + "://" + addr
+}
+
+// Reload is what SIGHUP does: listeners re-read their TLS certificates and
+// file audit devices reopen their files (log rotation).
+func (s *Server) Reload(ctx context.Context) error {
+	var errs []string
+	if err := s.ReloadTLS(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := s.Core.ReloadAudit(ctx); err != nil {
+		errs = append(errs, "audit: "+err.Error())
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // ReloadTLS re-reads every listener's certificate and key (SIGHUP). A
