@@ -394,13 +394,16 @@ func csrOtherNames(csr *x509.CertificateRequest) ([]otherName, error) {
 			}
 			var on struct {
 				TypeID asn1.ObjectIdentifier
-				Value  asn1.RawValue `asn1:"explicit,tag:0"`
+				Value  asn1.RawValue // [0] EXPLICIT wrapper around the value
 			}
 			if _, err := asn1.UnmarshalWithParams(v.FullBytes, &on, "tag:0"); err != nil {
 				return nil, fmt.Errorf("could not parse requested other SAN: %w", err)
 			}
 			var s string
-			if _, err := asn1.UnmarshalWithParams(on.Value.FullBytes, &s, "utf8"); err != nil {
+			if on.Value.Class != asn1.ClassContextSpecific || on.Value.Tag != 0 {
+				return nil, fmt.Errorf("could not parse requested other SAN: unexpected value tag")
+			}
+			if _, err := asn1.UnmarshalWithParams(on.Value.Bytes, &s, "utf8"); err != nil {
 				return nil, fmt.Errorf("could not parse requested other SAN: no UTF-8 string found in OtherName")
 			}
 			out = append(out, otherName{oid: on.TypeID.String(), value: s})
