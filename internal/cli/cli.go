@@ -35,8 +35,6 @@ func commands() map[string]func(*meta) command {
 		"status":  func(m *meta) command { return &statusCommand{meta: m} },
 		"server":  func(m *meta) command { return &serverCommand{m} },
 		"report":  func(m *meta) command { return &reportCommand{meta: m} },
-		"agent":   func(m *meta) command { return &agentCommand{m} },
-		"report":  func(m *meta) command { return &reportCommand{meta: m} },
 
 		"operator init":          func(m *meta) command { return &operatorInitCommand{meta: m} },
 		"operator unseal":        func(m *meta) command { return &operatorUnsealCommand{meta: m} },
