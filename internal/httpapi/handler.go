@@ -24,6 +24,8 @@ type Options struct {
 	BuildDate string
 	// HAEnabled is reported by sys/leader (raft storage).
 	HAEnabled bool
+	// UI serves /ui/ when set (the web console).
+	UI http.Handler
 }
 
 type handler struct {
@@ -59,6 +61,10 @@ func New(c *core.Core, opts Options) http.Handler {
 // otherwise redirect "..", which clients must get as a 400.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		if h.opts.UI != nil && strings.HasPrefix(r.URL.Path, "/ui/") {
+			h.opts.UI.ServeHTTP(w, r)
+			return
+		}
 		if r.URL.Path == "/" || r.URL.Path == "/ui" {
 			http.Redirect(w, r, "/ui/", http.StatusTemporaryRedirect)
 			return

@@ -22,9 +22,11 @@ import (
 	"github.com/coffer-dev/coffer/internal/core"
 	"github.com/coffer-dev/coffer/internal/httpapi"
 	"github.com/coffer-dev/coffer/internal/lease"
+	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/storage/inmem"
 	"github.com/coffer-dev/coffer/internal/storage/raft"
+	"github.com/coffer-dev/coffer/internal/ui"
 	"github.com/coffer-dev/coffer/internal/version"
 )
 
@@ -49,6 +51,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []*listener
 	wg        sync.WaitGroup
+
+	seal       seal.Seal
+	stopUnseal context.CancelFunc
 }
 
 type listener struct {
@@ -100,12 +105,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		apiAddr = scheme + "://" + cfg.Listeners[0].Address
 	}
+	activeSeal, migrationSeal, err := seals(cfg, logger)
+	if err != nil {
+		s.closeStorage()
+		return nil, err
+	}
+	s.seal = activeSeal
 	var audits []core.AuditDevice
 	for _, a := range cfg.Audits {
 		audits = append(audits, core.AuditDevice{Type: a.Type, Path: a.Path, Description: a.Description, Options: a.Options})
 	}
 	c, err := core.New(core.Config{
 		AuditDevices:    audits,
+		Seal:            activeSeal,
+		MigrationSeal:   migrationSeal,
 		Physical:        s.store,
 		StorageType:     cfg.Storage.Type,
 		Logger:          logger,
@@ -131,6 +144,18 @@ func (s *Server) closeStorage() {
 			s.logger.Warn("closing storage", "error", err)
 		}
 	}
+}
+
+// StartAutoUnseal unseals through the configured auto-unseal seal in the
+// background, retrying while the seal's service is unreachable.
+func (s *Server) StartAutoUnseal() {
+	if s.seal == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopUnseal = cancel
+	s.wg.Add(1)
+	go s.autoUnsealLoop(ctx)
 }
 
 // Listen opens every configured listener and starts serving.
@@ -166,6 +191,7 @@ func (s *Server) Listen() error {
 				Version:        version.Full(),
 				BuildDate:      version.BuildDate,
 				HAEnabled:      s.Config.Storage.Type == config.StorageRaft,
+				UI:             ui.HandlerIf(s.Config.UI),
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
@@ -275,9 +301,15 @@ func (s *Server) stopListeners(ctx context.Context) {
 // Shutdown stops listeners (letting in-flight requests finish), seals the
 // core and closes storage.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.stopUnseal != nil {
+		s.stopUnseal()
+	}
 	s.stopListeners(ctx)
 	err := s.Core.Shutdown(ctx)
 	s.closeStorage()
+	if c, ok := s.seal.(interface{ Close() }); ok {
+		c.Close()
+	}
 	return err
 }
 
@@ -289,6 +321,9 @@ func (s *Server) Kill() {
 	s.mu.Unlock()
 	for _, l := range ls {
 		l.srv.Close()
+	}
+	if s.stopUnseal != nil {
+		s.stopUnseal()
 	}
 	_ = s.Core.Shutdown(context.Background())
 	s.closeStorage()

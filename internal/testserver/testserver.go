@@ -37,6 +37,8 @@ type Options struct {
 	NoDevMounts bool
 	// NoInit leaves the server uninitialised and sealed.
 	NoInit bool
+	// UI serves the web console under /ui/.
+	UI bool
 }
 
 // Server is a running test server.
@@ -45,6 +47,8 @@ type Server struct {
 	Addr       string
 	RootToken  string
 	UnsealKeys []string // hex
+	// RecoveryKeys are the recovery shares of an auto-unseal seal (hex).
+	RecoveryKeys []string
 	Client     *api.Client
 	CACertFile string
 	TLS        TLSFiles
@@ -97,6 +101,7 @@ func Start(t testing.TB, opts Options) *Server {
 		s.CACertFile = s.TLS.CAFile
 	}
 	cfg.Listeners = []*config.Listener{l}
+	cfg.UI = opts.UI
 	s.cfg = cfg
 	s.start(!opts.NoInit)
 	t.Cleanup(s.Stop)
@@ -114,6 +119,7 @@ func (s *Server) start(init bool) {
 	if err := srv.Listen(); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	srv.StartAutoUnseal()
 	s.Server = srv
 	s.Addr = srv.URL()
 	// Restarts keep the same port so clients keep working.
@@ -132,6 +138,9 @@ func (s *Server) start(init bool) {
 		s.UnsealKeys = make([]string, len(res.Keys))
 		for i, k := range res.Keys {
 			s.UnsealKeys[i] = hex.EncodeToString(k)
+		}
+		for _, k := range res.RecoveryKeys {
+			s.RecoveryKeys = append(s.RecoveryKeys, hex.EncodeToString(k))
 		}
 	} else if len(s.keys) > 0 {
 		if err := srv.Unseal(ctx, s.keys[:s.opts.Threshold]); err != nil {
