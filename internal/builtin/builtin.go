@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/coffer-dev/coffer/internal/auth/approle"
+	"github.com/coffer-dev/coffer/internal/engine/aws"
 	"github.com/coffer-dev/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-dev/coffer/internal/engine/database"
 	"github.com/coffer-dev/coffer/internal/engine/kv"
@@ -15,6 +16,7 @@ import (
 // Engines returns the secrets engines by mount type.
 func Engines() map[string]logical.Factory {
 	return map[string]logical.Factory{
+		"aws":       aws.Factory,
 		"kv":        kv.Factory,
 		"cubbyhole": cubbyhole.Factory,
 		"database":  database.Factory,
