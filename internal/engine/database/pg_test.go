@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -453,5 +454,62 @@ func TestPostgresRotateRootRollback(t *testing.T) {
 	_, _, secret := h.creds("app")
 	if err := h.revoke(secret); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Concurrent GRANTs on one table make PostgreSQL fail with "tuple
+// concurrently updated"; creation and revocation retry such conflicts.
+func TestPostgresConcurrentCredsAndRevokes(t *testing.T) {
+	h, d := pgHarness(t)
+	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{"max_open_connections": 8})
+	h.ok(logical.UpdateOperation, "roles/app", map[string]interface{}{
+		"db_name": "pg",
+		"creation_statements": `CREATE ROLE "{{name}}" LOGIN PASSWORD '{{password}}';
+			GRANT SELECT ON items TO "{{name}}"; GRANT USAGE ON SCHEMA public TO "{{name}}";`,
+	})
+	const n = 24
+	secrets := make([]*logical.Secret, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp, err := h.do(logical.ReadOperation, "creds/app", nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			secrets[i] = resp.Secret
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent creds: %v", err)
+	}
+	if got := len(d.taggedUsers()); got != n {
+		t.Fatalf("%d users exist, want %d", got, n)
+	}
+	errs = make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(s *logical.Secret) {
+			defer wg.Done()
+			if err := h.revoke(s); err != nil {
+				errs <- err
+			}
+		}(secrets[i])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent revoke: %v", err)
+	}
+	if users := d.taggedUsers(); len(users) != 0 {
+		t.Fatalf("users left: %v", users)
+	}
+	if st := h.b.Stats(); st.CredsRevoked != n || st.RevocationFallbacks != 0 {
+		t.Fatalf("stats = %+v", st)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -240,13 +241,80 @@ func orDefault(stmts []string, def string) []string {
 // quoteLiteralBody escapes a value placed inside '…'.
 func quoteLiteralBody(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
-// runTx renders and runs queries in one transaction.
+// runTx renders and runs queries in one transaction, retrying it when
+// PostgreSQL reports a concurrent catalog update: concurrent GRANTs or
+// REVOKEs on one object fail with "tuple concurrently updated" instead of
+// waiting, which is common when many users are created at once.
 func runTx(ctx context.Context, db *sql.DB, queries []string, vals map[string]string) error {
+	// After a conflict, retries queue on an advisory lock so that they
+	// stop colliding with each other.
+	locked := false
+	return retry(ctx, func() error {
+		err := runTxOnce(ctx, db, queries, vals, locked)
+		locked = true
+		return err
+	})
+}
+
+// exec runs one statement outside a transaction, with the same retries.
+func exec(ctx context.Context, db *sql.DB, q string) error {
+	return retry(ctx, func() error {
+		_, err := db.ExecContext(ctx, q)
+		return err
+	})
+}
+
+const (
+	maxAttempts  = 30
+	firstBackoff = time.Millisecond
+	maxBackoff   = 50 * time.Millisecond
+)
+
+func retry(ctx context.Context, fn func() error) error {
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt >= maxAttempts || !retryable(err) {
+			return err
+		}
+		// Full jitter keeps colliding writers apart.
+		t := time.NewTimer(time.Duration(rand.Int64N(int64(backoff)) + 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// retryable reports conflicts that succeed when simply run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01": // serialization failure, deadlock
+		return true
+	case "XX000":
+		return strings.Contains(pe.Message, "tuple concurrently")
+	}
+	return false
+}
+
+func runTxOnce(ctx context.Context, db *sql.DB, queries []string, vals map[string]string, lock bool) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if lock {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7301946250183716)"); err != nil {
+			return err
+		}
+	}
 	for i, q := range queries {
 		if _, err := tx.ExecContext(ctx, dbplugin.Render(q, vals)); err != nil {
 			return fmt.Errorf("statement %d: %w", i+1, err)

@@ -142,13 +142,18 @@ func defaultRevoke(ctx context.Context, db *sql.DB, name string) error {
 		return err
 	}
 	stmts = append(stmts, fmt.Sprintf("REVOKE CONNECT ON DATABASE %s FROM %s", dbplugin.QuoteIdentifier(dbname), u))
+	// Fast path: everything in one transaction (one commit).
+	if err := runTx(ctx, db, append(stmts, "DROP ROLE IF EXISTS "+u), nil); err == nil {
+		return nil
+	}
+	// Otherwise one statement at a time, removing as much as possible.
 	var last error
 	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		if err := exec(ctx, db, q); err != nil {
 			last = fmt.Errorf("%s: %w", q, err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "DROP ROLE IF EXISTS "+u); err != nil {
+	if err := exec(ctx, db, "DROP ROLE IF EXISTS "+u); err != nil {
 		return err
 	}
 	return last
@@ -175,7 +180,7 @@ func (d *Driver) fallback(ctx context.Context, db *sql.DB, name string, oid int6
 			last = fmt.Errorf("database %q: %w", dbname, err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "DROP ROLE IF EXISTS "+dbplugin.QuoteIdentifier(name)); err != nil {
+	if err := exec(ctx, db, "DROP ROLE IF EXISTS "+dbplugin.QuoteIdentifier(name)); err != nil {
 		last = err
 	}
 	return n, last
@@ -265,8 +270,10 @@ func otherDatabases(ctx context.Context, db *sql.DB, oid int64) ([]string, error
 type sqlDB struct{ db *sql.DB }
 
 func (s sqlDB) exec(ctx context.Context, q string, args ...interface{}) error {
-	_, err := s.db.ExecContext(ctx, q, args...)
-	return err
+	return retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, q, args...)
+		return err
+	})
 }
 
 func (s sqlDB) strings(ctx context.Context, q string, args ...interface{}) ([][3]string, error) {
@@ -289,8 +296,10 @@ func (s sqlDB) strings(ctx context.Context, q string, args ...interface{}) ([][3
 type pgxConn struct{ c *pgx.Conn }
 
 func (p pgxConn) exec(ctx context.Context, q string, args ...interface{}) error {
-	_, err := p.c.Exec(ctx, q, args...)
-	return err
+	return retry(ctx, func() error {
+		_, err := p.c.Exec(ctx, q, args...)
+		return err
+	})
 }
 
 func (p pgxConn) strings(ctx context.Context, q string, args ...interface{}) ([][3]string, error) {
