@@ -1,154 +1,296 @@
-package pki_test
+package database_test
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
-	"io"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/testserver"
 )
 
-// TestEndToEndIssueFlowSurvivesRestart runs the documented CLI flow
-// through HTTP with the Vault client, then restarts the server from the
-// same data directory and checks issuers, certificates and revocations.
-func TestEndToEndIssueFlowSurvivesRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a full server")
-	}
-	// Vault lets a mount's max_lease_ttl exceed the server's; the server
-	// here is given a 10-year maximum so the walkthrough's tunes apply
-	// whichever way the core checks them.
-	s := testserver.Start(t, testserver.Options{DataDir: t.TempDir(), MaxLeaseTTL: 87600 * time.Hour})
-	c := s.Client
-	for path, max := range map[string]string{"pki": "87600h", "pki_int": "43800h"} {
-		if err := c.Sys().Mount(path, &api.MountInput{Type: "pki"}); err != nil {
-			t.Fatalf("enable %s: %v", path, err)
-		}
-		if err := c.Sys().TuneMount(path, api.MountConfigInput{MaxLeaseTTL: max}); err != nil {
-			t.Fatalf("tune %s: %v", path, err)
-		}
-	}
-	write := func(path string, data map[string]interface{}) *api.Secret {
-		t.Helper()
-		sec, err := c.Logical().Write(path, data)
-		if err != nil {
-			t.Fatalf("write %s: %v", path, err)
-		}
-		return sec
-	}
-	root := write("pki/root/generate/internal", map[string]interface{}{"common_name": "Corp Internal Root CA", "ttl": "87600h", "key_type": "ec", "key_bits": 384})
-	csr := write("pki_int/intermediate/generate/internal", map[string]interface{}{"common_name": "Corp Intermediate CA", "key_type": "ec", "key_bits": 384}).Data["csr"].(string)
-	signed := write("pki/root/sign-intermediate", map[string]interface{}{"csr": csr, "format": "pem_bundle", "ttl": "43800h"}).Data["certificate"].(string)
-	write("pki_int/intermediate/set-signed", map[string]interface{}{"certificate": signed})
-	write("pki_int/config/urls", map[string]interface{}{
-		"issuing_certificates":    "https://coffer.example:8200/v1/pki_int/ca",
-		"crl_distribution_points": "https://coffer.example:8200/v1/pki_int/crl",
-	})
-	write("pki_int/roles/web-server", map[string]interface{}{
-		"allowed_domains": "corp.local", "allow_subdomains": true, "max_ttl": "720h", "key_type": "ec", "key_bits": 256,
-		"require_cn": true, "allow_ip_sans": true, "server_flag": true, "client_flag": false,
-	})
-	leafSec := write("pki_int/issue/web-server", map[string]interface{}{"common_name": "api.corp.local", "ttl": "72h", "ip_sans": "10.0.1.50"})
-	rootCert := parse(t, root.Data["certificate"].(string))
-	intCert := parse(t, signed)
-	leaf := parse(t, leafSec.Data["certificate"].(string))
-	verify(t, rootCert, intCert, leaf)
-	serial := leafSec.Data["serial_number"].(string)
-
-	// The CA is served without a token, as raw PEM.
-	anon := s.NewClient("")
-	raw, err := anon.Logical().ReadRaw("pki/ca/pem")
-	if err != nil {
-		t.Fatalf("unauthenticated GET pki/ca/pem: %v", err)
-	}
-	body, _ := io.ReadAll(raw.Body)
-	raw.Body.Close()
-	if !parse(t, string(body)).Equal(rootCert) || !strings.HasPrefix(raw.Header.Get("Content-Type"), "application/pem-certificate-chain") {
-		t.Fatalf("pki/ca/pem = %s (%s)", body, raw.Header.Get("Content-Type"))
-	}
-
-	write("pki_int/revoke", map[string]interface{}{"serial_number": serial})
-	write("pki_int/roles/leased", map[string]interface{}{"allowed_domains": "corp.local", "allow_subdomains": true, "key_type": "ec", "generate_lease": true})
-	leased := write("pki_int/issue/leased", map[string]interface{}{"common_name": "lease.corp.local", "ttl": "1h"})
-	if leased.LeaseID == "" || !strings.HasPrefix(leased.LeaseID, "pki_int/issue/leased/") {
-		t.Fatalf("generate_lease issue returned lease %q", leased.LeaseID)
-	}
-
-	s.Restart()
-	c = s.Client
-	list, err := c.Logical().List("pki_int/issuers")
-	if err != nil || list == nil || len(list.Data["keys"].([]interface{})) != 2 {
-		t.Fatalf("issuers after restart: %v, %v", list, err)
-	}
-	cert, err := c.Logical().Read("pki_int/cert/" + serial)
-	if err != nil || cert == nil || fmt.Sprint(cert.Data["revocation_time"]) == "0" {
-		t.Fatalf("revoked certificate after restart: %v, %v", cert, err)
-	}
-	again := write("pki_int/issue/web-server", map[string]interface{}{"common_name": "web.corp.local"})
-	verify(t, rootCert, intCert, parse(t, again.Data["certificate"].(string)))
-
-	if err := c.Sys().Revoke(leased.LeaseID); err != nil {
-		t.Fatalf("revoke lease: %v", err)
-	}
-	crlResp, err := anon.Logical().ReadRaw("pki_int/crl")
-	if err != nil {
-		t.Fatalf("GET pki_int/crl: %v", err)
-	}
-	der, _ := io.ReadAll(crlResp.Body)
-	crlResp.Body.Close()
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		t.Fatalf("parse CRL: %v", err)
-	}
-	want := map[string]bool{serial: false, leased.Data["serial_number"].(string): false}
-	for _, e := range crl.RevokedCertificateEntries {
-		for s := range want {
-			if serialString(e.SerialNumber.Bytes()) == s {
-				want[s] = true
-			}
-		}
-	}
-	for s, ok := range want {
-		if !ok {
-			t.Errorf("serial %s missing from the CRL after restart and lease revocation", s)
-		}
-	}
+// e2ePG is a scratch PostgreSQL database for the end-to-end tests.
+type e2ePG struct {
+	t     *testing.T
+	name  string
+	admin *sql.DB
 }
 
-func serialString(b []byte) string {
-	parts := make([]string, len(b))
-	const hexdigits = "0123456789abcdef"
-	for i, c := range b {
-		parts[i] = string([]byte{hexdigits[c>>4], hexdigits[c&15]})
-	}
-	return strings.Join(parts, ":")
-}
-
-func parse(t *testing.T, s string) *x509.Certificate {
+func newE2EPG(t *testing.T) *e2ePG {
 	t.Helper()
-	block, _ := pem.Decode([]byte(s))
-	if block == nil {
-		t.Fatalf("no PEM in %q", s)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
+	root, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	if err := root.Ping(); err != nil {
+		t.Skipf("PostgreSQL at 127.0.0.1:5432 is not reachable (%v); run scripts/test-deps.sh", err)
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	tag := hex.EncodeToString(b)
+	p := &e2ePG{t: t, name: "coffer_test_" + tag}
+	if _, err := root.Exec("CREATE DATABASE " + p.name); err != nil {
+		t.Fatal(err)
+	}
+	p.admin, err = sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/"+p.name+"?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.admin.Close()
+		_, _ = root.Exec("DROP DATABASE IF EXISTS " + p.name + " WITH (FORCE)")
+		rows, err := root.Query("SELECT rolname FROM pg_roles WHERE rolname LIKE $1", "%"+tag+"%")
+		if err == nil {
+			var names []string
+			for rows.Next() {
+				var n string
+				if rows.Scan(&n) == nil {
+					names = append(names, n)
+				}
+			}
+			_ = rows.Close()
+			for _, n := range names {
+				_, _ = root.Exec(`DROP ROLE IF EXISTS "` + n + `"`)
+			}
+		}
+		_ = root.Close()
+	})
+	p.exec("CREATE TABLE items (id int)")
+	return p
 }
 
-func verify(t *testing.T, root, inter, leaf *x509.Certificate) {
-	t.Helper()
-	roots, inters := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	inters.AddCert(inter)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters}); err != nil {
-		t.Fatalf("verify leaf: %v", err)
+func (p *e2ePG) exec(q string) {
+	p.t.Helper()
+	if _, err := p.admin.Exec(q); err != nil {
+		p.t.Fatalf("%s: %v", q, err)
 	}
+}
+
+func (p *e2ePG) tag() string { return strings.TrimPrefix(p.name, "coffer_test_") }
+
+func (p *e2ePG) exists(user string) bool {
+	p.t.Helper()
+	var n int
+	if err := p.admin.QueryRow("SELECT count(*) FROM pg_roles WHERE rolname = $1", user).Scan(&n); err != nil {
+		p.t.Fatal(err)
+	}
+	return n > 0
+}
+
+func (p *e2ePG) validUntil(user string) time.Time {
+	p.t.Helper()
+	var v time.Time
+	if err := p.admin.QueryRow("SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1", user).Scan(&v); err != nil {
+		p.t.Fatal(err)
+	}
+	return v
+}
+
+func (p *e2ePG) login(user, password string) error {
+	cfg, err := pgx.ParseConfig("postgres://127.0.0.1:5432/" + p.name + "?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		return err
+	}
+	cfg.User, cfg.Password = user, password
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	var n int
+	return c.QueryRow(context.Background(), "SELECT count(*) FROM items").Scan(&n)
+}
+
+// setupPG mounts the engine and configures connection "pg" and role
+// "app" whose statements leave the user behind on DROP ROLE (the orphan
+// case), with a password policy from sys/policies/password.
+func setupPG(t *testing.T, c *api.Client, p *e2ePG, ttl string) {
+	t.Helper()
+	if err := c.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	if _, err := c.Logical().Write("sys/policies/password/dbpw", map[string]interface{}{
+		"policy": "length = 24\nrule \"charset\" {\n  charset = \"abcdefghijklmnopqrstuvwxyz0123456789\"\n}",
+	}); err != nil {
+		t.Fatalf("password policy: %v", err)
+	}
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:5432/" + p.name + "?sslmode=disable",
+		"username":          "postgres",
+		"password":          "ignored-under-trust",
+		"allowed_roles":     "app",
+		"password_policy":   "dbpw",
+		"username_template": `{{ printf "v-%s-` + p.tag() + `-%s" (.RoleName | truncate 6) (random 8) }}`,
+	}); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if _, err := c.Logical().Write("database/roles/app", map[string]interface{}{
+		"db_name": "pg",
+		"creation_statements": []string{
+			`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+			`GRANT SELECT ON items TO "{{name}}"`,
+			`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{{name}}"`,
+		},
+		"revocation_statements": `DROP ROLE "{{name}}"`,
+		"default_ttl":           ttl,
+		"max_ttl":               "24h",
+	}); err != nil {
+		t.Fatalf("role: %v", err)
+	}
+}
+
+func TestEndToEndPostgres(t *testing.T) {
+	p := newE2EPG(t)
+	s := testserver.Start(t, testserver.Options{})
+	c := s.Client
+	setupPG(t, c, p, "1h")
+
+	cfg, err := c.Logical().Read("database/config/pg")
+	if err != nil || cfg == nil {
+		t.Fatalf("read config: %v", err)
+	}
+	details := cfg.Data["connection_details"].(map[string]interface{})
+	if _, ok := details["password"]; ok || details["username"] != "postgres" || cfg.Data["plugin_name"] != "postgresql-database-plugin" {
+		t.Fatalf("config read: %#v", cfg.Data)
+	}
+
+	sec, err := c.Logical().Read("database/creds/app")
+	if err != nil {
+		t.Fatalf("creds: %v", err)
+	}
+	user, pw := sec.Data["username"].(string), sec.Data["password"].(string)
+	if !strings.HasPrefix(sec.LeaseID, "database/creds/app/") || sec.LeaseDuration != 3600 || !sec.Renewable {
+		t.Fatalf("lease: id %q duration %d renewable %v", sec.LeaseID, sec.LeaseDuration, sec.Renewable)
+	}
+	if len(pw) != 24 || strings.Trim(pw, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		t.Fatalf("password %q does not follow the password policy", pw)
+	}
+	if err := p.login(user, pw); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+
+	before := p.validUntil(user)
+	renewed, err := c.Sys().Renew(sec.LeaseID, 7200)
+	if err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	if renewed.LeaseDuration != 7200 {
+		t.Fatalf("renewed duration %d", renewed.LeaseDuration)
+	}
+	if after := p.validUntil(user); after.Sub(before) < 50*time.Minute {
+		t.Fatalf("VALID UNTIL moved from %v to %v", before, after)
+	}
+
+	// The role's DROP ROLE fails (default privileges depend on the
+	// user); the lease still ends and the user is gone.
+	if err := c.Sys().Revoke(sec.LeaseID); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if p.exists(user) {
+		t.Fatal("user still exists after the lease was revoked")
+	}
+	if err := p.login(user, pw); err == nil {
+		t.Fatal("revoked credentials still log in")
+	}
+
+	// revoke-prefix removes every user of the role.
+	var users []string
+	for i := 0; i < 3; i++ {
+		sec, err := c.Logical().Read("database/creds/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, sec.Data["username"].(string))
+	}
+	if err := c.Sys().RevokePrefix("database/creds/app"); err != nil {
+		t.Fatalf("revoke-prefix: %v", err)
+	}
+	waitGone(t, p, users...)
+
+	// Bad input comes back as 400s naming the problem.
+	_, err = c.Logical().Write("database/config/bad", map[string]interface{}{"plugin_name": "nope", "connection_url": "x"})
+	mustStatus(t, err, 400, "accepted values: postgresql-database-plugin")
+	if _, err := c.Logical().Write("database/roles/other", map[string]interface{}{"db_name": "pg", "creation_statements": "SELECT 1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Logical().Read("database/creds/other")
+	mustStatus(t, err, 400, `"other" is not an allowed role`)
+}
+
+// A short TTL: the lease manager revokes the user on expiry.
+func TestEndToEndPostgresExpiry(t *testing.T) {
+	p := newE2EPG(t)
+	s := testserver.Start(t, testserver.Options{})
+	setupPG(t, s.Client, p, "2s")
+	sec, err := s.Client.Logical().Read("database/creds/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := sec.Data["username"].(string)
+	if !p.exists(user) {
+		t.Fatal("no user")
+	}
+	waitGone(t, p, user)
+}
+
+func waitGone(t *testing.T, p *e2ePG, users ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, u := range users {
+		for p.exists(u) {
+			if time.Now().After(deadline) {
+				t.Fatalf("user %s still exists", u)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func mustStatus(t *testing.T, err error, status int, substr string) {
+	t.Helper()
+	re, ok := err.(*api.ResponseError)
+	if !ok {
+		t.Fatalf("error %v (%T), want HTTP %d", err, err, status)
+	}
+	body := strings.Join(re.Errors, "; ")
+	if re.StatusCode != status || !strings.Contains(body, substr) {
+		t.Fatalf("got %d %s, want %d containing %q", re.StatusCode, body, status, substr)
+	}
+}
+
+// A lease that expires while the database is unreachable is retried with
+// backoff and revoked once the connection works again.
+func TestEndToEndPostgresExpiryWhileUnreachable(t *testing.T) {
+	p := newE2EPG(t)
+	s := testserver.Start(t, testserver.Options{LeaseOptions: lease.Options{BackoffBase: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond, MaxAttempts: 1000}})
+	c := s.Client
+	setupPG(t, c, p, "1s")
+	sec, err := c.Logical().Read("database/creds/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := sec.Data["username"].(string)
+	good := "postgresql://{{username}}:{{password}}@127.0.0.1:5432/" + p.name + "?sslmode=disable"
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{
+		"connection_url": strings.Replace(good, ":5432/", ":1/", 1), "verify_connection": false,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // expired; revocations are failing
+	if !p.exists(user) {
+		t.Fatal("the user vanished while the database was unreachable")
+	}
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{"connection_url": good}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, p, user)
 }
