@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/quota"
 	"github.com/coffer-dev/coffer/internal/router"
+	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/token"
 )
@@ -42,6 +43,11 @@ type Config struct {
 	LeaseOptions lease.Options
 	// AuditDevices declared in the configuration.
 	AuditDevices []AuditDevice
+	// Seal is the auto-unseal seal (awskms, transit); nil means Shamir.
+	Seal seal.Seal
+	// MigrationSeal is a disabled seal block's seal, needed to migrate
+	// away from it.
+	MigrationSeal seal.Seal
 }
 
 // Core is one server's state.

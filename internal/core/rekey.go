@@ -5,7 +5,6 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/seal"
-	"github.com/coffer-dev/coffer/internal/seal/shamir"
 )
 
 type rekeyState struct {
@@ -34,7 +33,7 @@ func (c *Core) RekeyStatusNow(ctx context.Context) (*RekeyStatus, error) {
 	}
 	st := &RekeyStatus{}
 	if sc != nil {
-		st.Required = sc.SecretThreshold
+		_, st.Required = keyShares(sc)
 	}
 	c.unsealLock.Lock()
 	defer c.unsealLock.Unlock()
@@ -93,40 +92,46 @@ func (c *Core) RekeyUpdate(ctx context.Context, key []byte, nonce string) (*Reke
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/rekey/init", nonce)
 	}
-	if err := c.addShare(&r.keys, key, sc.SecretShares); err != nil {
+	if err := c.addShare(&r.keys, key, sharesOf(sc)); err != nil {
 		c.unsealLock.Unlock()
 		return nil, err
 	}
-	if len(r.keys) < sc.SecretThreshold {
+	if len(r.keys) < thresholdOf(sc) {
 		c.unsealLock.Unlock()
 		return c.RekeyStatusNow(ctx)
 	}
 	c.rekey = nil
 	c.unsealLock.Unlock()
 
-	if _, err := c.combine(ctx, r.keys, sc.SecretShares); err != nil {
+	if _, err := c.combine(ctx, r.keys, sc); err != nil {
 		return nil, err
 	}
 	newKey, err := c.barrier.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	var shares [][]byte
-	if r.shares == 1 {
-		shares = [][]byte{append([]byte(nil), newKey...)}
-	} else if shares, err = shamir.Split(newKey, r.shares, r.threshold); err != nil {
-		return nil, err
-	}
-	if err := c.barrier.SetRootKey(ctx, newKey); err != nil {
+	shares, err := splitKey(newKey, r.shares, r.threshold)
+	if err != nil {
 		return nil, err
 	}
 	nsc := *sc
-	nsc.SecretShares, nsc.SecretThreshold = r.shares, r.threshold
+	if sealTypeOf(sc) != seal.TypeShamir {
+		// With an auto-unseal seal the recovery key is what is rekeyed.
+		if err := c.putRecoveryKey(ctx, newKey); err != nil {
+			return nil, err
+		}
+		nsc.RecoveryShares, nsc.RecoveryThreshold = r.shares, r.threshold
+	} else {
+		if err := c.barrier.SetRootKey(ctx, newKey); err != nil {
+			return nil, err
+		}
+		nsc.SecretShares, nsc.SecretThreshold = r.shares, r.threshold
+	}
 	if err := c.putSealConfig(ctx, &nsc); err != nil {
 		return nil, err
 	}
-	c.logger.Info("root key rekeyed", "shares", r.shares, "threshold", r.threshold)
-	return &RekeyStatus{Started: true, Nonce: r.nonce, T: r.threshold, N: r.shares, Progress: len(r.keys), Required: sc.SecretThreshold, Complete: true, Keys: shares}, nil
+	c.logger.Info("key shares replaced", "seal", sealTypeOf(sc), "shares", r.shares, "threshold", r.threshold)
+	return &RekeyStatus{Started: true, Nonce: r.nonce, T: r.threshold, N: r.shares, Progress: len(r.keys), Required: thresholdOf(sc), Complete: true, Keys: shares}, nil
 }
 
 // SealWithToken seals the server if the token may update sys/seal with sudo.

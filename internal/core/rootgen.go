@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/barrier"
 	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/seal/shamir"
 )
 
@@ -65,7 +66,7 @@ func (c *Core) RootGenerationStatus(ctx context.Context) (*RootGenStatus, error)
 	}
 	st := &RootGenStatus{OTPLength: OTPLength}
 	if sc != nil {
-		st.Required = sc.SecretThreshold
+		_, st.Required = keyShares(sc)
 	}
 	c.unsealLock.Lock()
 	defer c.unsealLock.Unlock()
@@ -139,11 +140,11 @@ func (c *Core) RootGenerationUpdate(ctx context.Context, key []byte, nonce strin
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/generate-root/attempt", nonce)
 	}
-	if err := c.addShare(&g.keys, key, sc.SecretShares); err != nil {
+	if err := c.addShare(&g.keys, key, sharesOf(sc)); err != nil {
 		c.unsealLock.Unlock()
 		return nil, err
 	}
-	if len(g.keys) < sc.SecretThreshold {
+	if len(g.keys) < thresholdOf(sc) {
 		c.unsealLock.Unlock()
 		return c.RootGenerationStatus(ctx)
 	}
@@ -151,7 +152,7 @@ func (c *Core) RootGenerationUpdate(ctx context.Context, key []byte, nonce strin
 	c.rootGen = nil
 	c.unsealLock.Unlock()
 
-	rootKey, err := c.combine(ctx, keys, sc.SecretShares)
+	rootKey, err := c.combine(ctx, keys, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (c *Core) RootGenerationUpdate(ctx context.Context, key []byte, nonce strin
 	}
 	c.logger.Info("root token generated from unseal key shares")
 	return &RootGenStatus{
-		Started: true, Nonce: gnonce, Progress: len(keys), Required: sc.SecretThreshold, Complete: true,
+		Started: true, Nonce: gnonce, Progress: len(keys), Required: thresholdOf(sc), Complete: true,
 		EncodedToken: base64.RawStdEncoding.EncodeToString(enc), OTPLength: OTPLength,
 	}, nil
 }
@@ -196,20 +197,44 @@ func (c *Core) addShare(keys *[][]byte, key []byte, shares int) error {
 	return nil
 }
 
-// combine reconstructs the root key from shares and verifies it.
-func (c *Core) combine(ctx context.Context, keys [][]byte, shares int) ([]byte, error) {
-	rootKey := keys[0]
-	if shares > 1 {
+// keyShares returns the share count and threshold of the keys that
+// authorise root generation and rekey: the unseal shares with a Shamir
+// seal, the recovery shares with an auto-unseal seal.
+func keyShares(sc *seal.Config) (int, int) {
+	if sealTypeOf(sc) != seal.TypeShamir {
+		return sc.RecoveryShares, sc.RecoveryThreshold
+	}
+	return sc.SecretShares, sc.SecretThreshold
+}
+
+func sharesOf(sc *seal.Config) int    { n, _ := keyShares(sc); return n }
+func thresholdOf(sc *seal.Config) int { _, t := keyShares(sc); return t }
+
+// combine reconstructs the key the shares protect and verifies it: the
+// root key (Shamir) or the recovery key (auto-unseal).
+func (c *Core) combine(ctx context.Context, keys [][]byte, sc *seal.Config) ([]byte, error) {
+	key := keys[0]
+	if sharesOf(sc) > 1 {
 		var err error
-		if rootKey, err = shamir.Combine(keys); err != nil {
+		if key, err = shamir.Combine(keys); err != nil {
 			return nil, logical.InvalidRequest("failed to combine key shares: %v", err)
 		}
 	}
-	if err := c.barrier.VerifyRootKey(ctx, rootKey); err != nil {
+	if sealTypeOf(sc) != seal.TypeShamir {
+		stored, err := c.recoveryKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare(stored, key) != 1 {
+			return nil, logical.InvalidRequest("the recovery key shares do not reconstruct this server's recovery key; the attempt was reset")
+		}
+		return key, nil
+	}
+	if err := c.barrier.VerifyRootKey(ctx, key); err != nil {
 		if errors.Is(err, barrier.ErrInvalidKey) {
 			return nil, logical.InvalidRequest("the key shares do not reconstruct this server's root key; the attempt was reset")
 		}
 		return nil, err
 	}
-	return rootKey, nil
+	return key, nil
 }

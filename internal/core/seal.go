@@ -20,14 +20,18 @@ const sealConfigPath = "core/seal-config"
 type InitRequest struct {
 	SecretShares    int
 	SecretThreshold int
+	// RecoveryShares and RecoveryThreshold apply to auto-unseal seals
+	// (default 5 and 3).
+	RecoveryShares, RecoveryThreshold int
 	// RootTokenID sets the root token's ID (dev mode); "" generates one.
 	RootTokenID string
 }
 
 // InitResult carries the unseal key shares and the initial root token.
 type InitResult struct {
-	Keys      [][]byte
-	RootToken string
+	Keys         [][]byte
+	RecoveryKeys [][]byte
+	RootToken    string
 }
 
 type unsealProgress struct {
@@ -47,6 +51,10 @@ type SealStatus struct {
 	ClusterName string
 	ClusterID   string
 	StorageType string
+	// RecoverySeal is true for auto-unseal seals (shares are recovery shares).
+	RecoverySeal bool
+	// Migration is true while a seal migration waits for unseal -migrate.
+	Migration bool
 }
 
 func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
@@ -92,6 +100,11 @@ func (c *Core) SealStatus(ctx context.Context) (*SealStatus, error) {
 		if sc.Type != "" {
 			st.Type = sc.Type
 		}
+		if st.Type != seal.TypeShamir {
+			st.RecoverySeal = true
+			st.Threshold, st.Shares = sc.RecoveryThreshold, sc.RecoveryShares
+		}
+		st.Migration = c.pendingMigration(sc) != ""
 	}
 	c.unsealLock.Lock()
 	if c.unseal != nil {
@@ -103,8 +116,21 @@ func (c *Core) SealStatus(ctx context.Context) (*SealStatus, error) {
 }
 
 // Initialize creates the barrier's keyring, splits the root key into
-// shares and creates the initial root token. The core stays sealed.
+// shares (or, with an auto-unseal seal, wraps it with the seal and splits
+// a recovery key instead) and creates the initial root token. With a
+// Shamir seal the core stays sealed; with an auto-unseal seal it unseals.
 func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, error) {
+	res, err := c.initialize(ctx, req)
+	if err != nil || c.conf.Seal == nil {
+		return res, err
+	}
+	if err := c.AutoUnseal(ctx); err != nil {
+		return nil, fmt.Errorf("initialized, but the auto-unseal that follows failed: %w", err)
+	}
+	return res, nil
+}
+
+func (c *Core) initialize(ctx context.Context, req InitRequest) (*InitResult, error) {
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
 	init, err := c.barrier.Initialized(ctx)
@@ -114,7 +140,17 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if init {
 		return nil, logical.InvalidRequest("Vault is already initialized")
 	}
+	auto := c.conf.Seal != nil
 	sc := &seal.Config{Type: seal.TypeShamir, SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold}
+	if auto {
+		if req.RecoveryShares == 0 && req.RecoveryThreshold == 0 {
+			req.RecoveryShares, req.RecoveryThreshold = 5, 3
+		}
+		sc = &seal.Config{Type: c.conf.Seal.Type(), SecretShares: 1, SecretThreshold: 1, StoredShares: 1,
+			RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold}
+	} else if req.RecoveryShares > 0 || req.RecoveryThreshold > 0 {
+		return nil, logical.InvalidRequest("parameters recovery_shares,recovery_threshold not applicable to seal type shamir")
+	}
 	if err := sc.Validate(); err != nil {
 		return nil, logical.InvalidRequest("%s", err.Error())
 	}
@@ -122,11 +158,20 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if err != nil {
 		return nil, err
 	}
-	var shares [][]byte
-	if sc.SecretShares == 1 {
-		shares = [][]byte{append([]byte(nil), rootKey...)}
-	} else if shares, err = shamir.Split(rootKey, sc.SecretShares, sc.SecretThreshold); err != nil {
-		return nil, fmt.Errorf("split root key: %w", err)
+	res := &InitResult{}
+	var recoveryKey []byte
+	if auto {
+		if err := c.storeSealedRootKey(ctx, c.conf.Seal, rootKey); err != nil {
+			return nil, err
+		}
+		if recoveryKey, err = c.barrier.GenerateKey(); err != nil {
+			return nil, err
+		}
+		if res.RecoveryKeys, err = splitKey(recoveryKey, sc.RecoveryShares, sc.RecoveryThreshold); err != nil {
+			return nil, err
+		}
+	} else if res.Keys, err = splitKey(rootKey, sc.SecretShares, sc.SecretThreshold); err != nil {
+		return nil, err
 	}
 	if err := c.barrier.Initialize(ctx, rootKey); err != nil {
 		return nil, fmt.Errorf("initialize barrier: %w", err)
@@ -138,6 +183,11 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 		return nil, fmt.Errorf("unseal barrier after init: %w", err)
 	}
 	defer c.barrier.Seal()
+	if recoveryKey != nil {
+		if err := c.putRecoveryKey(ctx, recoveryKey); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.setupStores(ctx); err != nil {
 		return nil, err
 	}
@@ -149,8 +199,21 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if err != nil {
 		return nil, fmt.Errorf("create root token: %w", err)
 	}
-	c.logger.Info("server initialized", "shares", sc.SecretShares, "threshold", sc.SecretThreshold)
-	return &InitResult{Keys: shares, RootToken: te.ID}, nil
+	res.RootToken = te.ID
+	c.logger.Info("server initialized", "seal", sc.Type, "shares", sc.SecretShares, "threshold", sc.SecretThreshold,
+		"recovery_shares", sc.RecoveryShares, "recovery_threshold", sc.RecoveryThreshold)
+	return res, nil
+}
+
+func splitKey(key []byte, shares, threshold int) ([][]byte, error) {
+	if shares == 1 {
+		return [][]byte{append([]byte(nil), key...)}, nil
+	}
+	out, err := shamir.Split(key, shares, threshold)
+	if err != nil {
+		return nil, fmt.Errorf("split key: %w", err)
+	}
+	return out, nil
 }
 
 func (c *Core) persistClusterID(ctx context.Context) error {
@@ -172,6 +235,13 @@ func (c *Core) persistClusterID(ctx context.Context) error {
 // Unseal adds one key share. It returns whether the core is now unsealed.
 // A wrong set of shares resets progress and returns a 400 error.
 func (c *Core) Unseal(ctx context.Context, key []byte) (bool, error) {
+	return c.UnsealMigrate(ctx, key, false)
+}
+
+// UnsealMigrate adds one key share; with migrate set the shares complete a
+// pending seal migration (shamir -> auto-unseal with the unseal shares,
+// auto-unseal -> shamir with the recovery shares).
+func (c *Core) UnsealMigrate(ctx context.Context, key []byte, migrate bool) (bool, error) {
 	if !c.Sealed() {
 		return true, nil
 	}
@@ -182,11 +252,24 @@ func (c *Core) Unseal(ctx context.Context, key []byte) (bool, error) {
 	if sc == nil {
 		return false, logical.InvalidRequest("Vault is not initialized")
 	}
+	mig := c.pendingMigration(sc)
+	switch {
+	case mig != "" && !migrate:
+		return false, logical.InvalidRequest("a seal migration is pending (stored seal %q, configured seal %q): unseal with migrate=true (operator unseal -migrate)", sealTypeOf(sc), c.configuredSealType())
+	case mig == "" && migrate:
+		return false, logical.InvalidRequest("no seal migration is pending: the configured seal matches the stored seal %q", sealTypeOf(sc))
+	case mig == "" && c.conf.Seal != nil:
+		return false, logical.InvalidRequest("this server uses the %s seal and unseals itself; key shares are accepted only for a seal migration", c.conf.Seal.Type())
+	}
+	shares, threshold := sc.SecretShares, sc.SecretThreshold
+	if mig == migrateToShamir {
+		shares, threshold = sc.RecoveryShares, sc.RecoveryThreshold
+	}
 	if len(key) == 0 {
 		return false, logical.InvalidRequest("missing unseal key")
 	}
 	wantLen := 33
-	if sc.SecretShares == 1 {
+	if shares == 1 {
 		wantLen = 32
 	}
 	if len(key) != wantLen {
@@ -199,11 +282,11 @@ func (c *Core) Unseal(ctx context.Context, key []byte) (bool, error) {
 	for _, k := range c.unseal.keys {
 		if subtle.ConstantTimeCompare(k, key) == 1 {
 			c.unsealLock.Unlock()
-			return false, logical.InvalidRequest("this unseal key share was already provided in the current attempt; provide a different share (progress %d/%d)", len(c.unseal.keys), sc.SecretThreshold)
+			return false, logical.InvalidRequest("this unseal key share was already provided in the current attempt; provide a different share (progress %d/%d)", len(c.unseal.keys), threshold)
 		}
 	}
 	c.unseal.keys = append(c.unseal.keys, append([]byte(nil), key...))
-	if len(c.unseal.keys) < sc.SecretThreshold {
+	if len(c.unseal.keys) < threshold {
 		c.unsealLock.Unlock()
 		return false, nil
 	}
@@ -211,13 +294,21 @@ func (c *Core) Unseal(ctx context.Context, key []byte) (bool, error) {
 	c.unseal = nil
 	c.unsealLock.Unlock()
 
-	rootKey := keys[0]
-	if sc.SecretShares > 1 {
-		if rootKey, err = shamir.Combine(keys); err != nil {
+	combined := keys[0]
+	if shares > 1 {
+		if combined, err = shamir.Combine(keys); err != nil {
 			return false, logical.InvalidRequest("unseal failed: %v; progress was reset", err)
 		}
 	}
-	if err := c.unsealWithRootKey(ctx, rootKey); err != nil {
+	switch mig {
+	case migrateToAuto:
+		err = c.migrateToAuto(ctx, sc, combined)
+	case migrateToShamir:
+		err = c.migrateToShamir(ctx, sc, combined)
+	default:
+		err = c.unsealWithRootKey(ctx, combined)
+	}
+	if err != nil {
 		return false, err
 	}
 	return true, nil

@@ -56,23 +56,28 @@ func (h *handler) handleInit(w http.ResponseWriter, r *http.Request) {
 		respondErrorStatus(w, http.StatusBadRequest, "pgp_keys and root_token_pgp_key are not supported by this server; omit them to receive the key shares and root token in plain form")
 		return
 	}
-	if req.RecoveryShares > 0 || req.RecoveryThreshold > 0 {
-		respondErrorStatus(w, http.StatusBadRequest, "parameters recovery_shares,recovery_threshold not applicable to seal type shamir")
-		return
-	}
-	res, err := h.core.Initialize(r.Context(), core.InitRequest{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold})
+	res, err := h.core.Initialize(r.Context(), core.InitRequest{
+		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
+		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold,
+	})
 	if err != nil {
 		respondError(w, err)
 		return
 	}
-	hexKeys, b64Keys := make([]string, len(res.Keys)), make([]string, len(res.Keys))
-	for i, k := range res.Keys {
+	hexKeys, b64Keys := encodeKeys(res.Keys)
+	out := map[string]interface{}{"keys": hexKeys, "keys_base64": b64Keys, "root_token": res.RootToken}
+	if res.RecoveryKeys != nil {
+		out["recovery_keys"], out["recovery_keys_base64"] = encodeKeys(res.RecoveryKeys)
+	}
+	respondJSON(w, http.StatusOK, out)
+}
+
+func encodeKeys(keys [][]byte) ([]string, []string) {
+	hexKeys, b64Keys := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
 		hexKeys[i], b64Keys[i] = hex.EncodeToString(k), base64.StdEncoding.EncodeToString(k)
 	}
-	respondJSON(w, http.StatusOK, map[string]interface{}{
-		"keys": hexKeys, "keys_base64": b64Keys, "root_token": res.RootToken,
-		"recovery_keys": nil, "recovery_keys_base64": nil,
-	})
+	return hexKeys, b64Keys
 }
 
 func (h *handler) sealStatusBody(r *http.Request) (map[string]interface{}, error) {
@@ -83,8 +88,8 @@ func (h *handler) sealStatusBody(r *http.Request) (map[string]interface{}, error
 	out := map[string]interface{}{
 		"type": st.Type, "initialized": st.Initialized, "sealed": st.Sealed,
 		"t": st.Threshold, "n": st.Shares, "progress": st.Progress, "nonce": st.Nonce,
-		"version": h.opts.Version, "build_date": h.opts.BuildDate, "migration": false,
-		"recovery_seal": false, "storage_type": st.StorageType,
+		"version": h.opts.Version, "build_date": h.opts.BuildDate, "migration": st.Migration,
+		"recovery_seal": st.RecoverySeal, "storage_type": st.StorageType,
 	}
 	if !st.Sealed {
 		out["cluster_name"], out["cluster_id"] = st.ClusterName, st.ClusterID
@@ -145,7 +150,7 @@ func (h *handler) handleUnseal(w http.ResponseWriter, r *http.Request) {
 			respondError(w, err)
 			return
 		}
-		if _, err := h.core.Unseal(r.Context(), key); err != nil {
+		if _, err := h.core.UnsealMigrate(r.Context(), key, req.Migrate); err != nil {
 			respondError(w, err)
 			return
 		}

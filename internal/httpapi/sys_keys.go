@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 
@@ -131,11 +129,7 @@ func rekeyBody(st *core.RekeyStatus) map[string]interface{} {
 		"verification_required": false, "complete": st.Complete,
 	}
 	if st.Complete {
-		hexKeys, b64Keys := make([]string, len(st.Keys)), make([]string, len(st.Keys))
-		for i, k := range st.Keys {
-			hexKeys[i], b64Keys[i] = hex.EncodeToString(k), base64.StdEncoding.EncodeToString(k)
-		}
-		out["keys"], out["keys_base64"] = hexKeys, b64Keys
+		out["keys"], out["keys_base64"] = encodeKeys(st.Keys)
 	}
 	return out
 }

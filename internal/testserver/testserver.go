@@ -39,6 +39,9 @@ type Options struct {
 	NoInit bool
 	// UI serves the web console under /ui/.
 	UI bool
+	// Seals are seal blocks, as in the configuration file (auto-unseal,
+	// migration).
+	Seals []*config.Seal
 }
 
 // Server is a running test server.
@@ -49,10 +52,10 @@ type Server struct {
 	UnsealKeys []string // hex
 	// RecoveryKeys are the recovery shares of an auto-unseal seal (hex).
 	RecoveryKeys []string
-	Client     *api.Client
-	CACertFile string
-	TLS        TLSFiles
-	Server     *server.Server
+	Client       *api.Client
+	CACertFile   string
+	TLS          TLSFiles
+	Server       *server.Server
 
 	t       testing.TB
 	clients []*api.Client
@@ -101,6 +104,7 @@ func Start(t testing.TB, opts Options) *Server {
 		s.CACertFile = s.TLS.CAFile
 	}
 	cfg.Listeners = []*config.Listener{l}
+	cfg.Seals = opts.Seals
 	cfg.UI = opts.UI
 	s.cfg = cfg
 	s.start(!opts.NoInit)
@@ -126,10 +130,9 @@ func (s *Server) start(init bool) {
 	s.cfg.Listeners[0].Address = strings.TrimPrefix(strings.TrimPrefix(s.Addr, "https://"), "http://")
 	if init {
 		var res *server.InitResult
-		if s.opts.NoDevMounts || s.opts.Shares != 1 {
-			res, err = srv.InitAndUnseal(ctx, s.opts.Shares, s.opts.Threshold, "")
-		} else {
-			res, err = srv.SetupDev(ctx, "")
+		res, err = srv.InitAndUnseal(ctx, s.opts.Shares, s.opts.Threshold, "")
+		if err == nil && !s.opts.NoDevMounts {
+			err = srv.MountDevKV(ctx)
 		}
 		if err != nil {
 			t.Fatalf("init: %v", err)
@@ -179,6 +182,22 @@ func (s *Server) Restart() {
 	}
 	s.Stop()
 	s.start(false)
+	if a := s.cfg.ActiveSeal(); a != nil && a.Type != config.SealShamir {
+		s.WaitUnsealed(10 * time.Second)
+	}
+}
+
+// WaitUnsealed waits until the server is unsealed (auto-unseal runs in the
+// background) and fails the test after d.
+func (s *Server) WaitUnsealed(d time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
+	for s.Server.Core.Sealed() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("server still sealed after %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // RestartSealed restarts without unsealing.
@@ -225,3 +244,7 @@ func (s *Server) DataFiles() []string {
 	})
 	return out
 }
+
+// SetSeals replaces the seal blocks used by the next restart (seal
+// migrations).
+func (s *Server) SetSeals(seals []*config.Seal) { s.cfg.Seals = seals }
