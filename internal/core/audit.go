@@ -3,9 +3,11 @@ package core
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/token"
 )
@@ -70,4 +72,27 @@ func (c *Core) ReloadAudit(ctx context.Context) error {
 		return nil
 	}
 	return c.audit.Reload(ctx)
+}
+
+// logAudit writes one audit event and records it in the metrics.
+func (c *Core) logAudit(ctx context.Context, in *audit.LogInput) error {
+	start := time.Now()
+	kind, log := metrics.AuditRequest, c.audit.LogRequest
+	if in.Type == "response" {
+		kind, log = metrics.AuditResponse, c.audit.LogResponse
+	}
+	err := log(ctx, in)
+	if err != nil {
+		c.conf.Metrics.AuditFailure(kind)
+		return err
+	}
+	c.conf.Metrics.AuditLogged(kind, time.Since(start))
+	return nil
+}
+
+func tokenTypeOr(t string) string {
+	if t == "" {
+		return "service"
+	}
+	return t
 }

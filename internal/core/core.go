@@ -16,8 +16,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/barrier"
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/quota"
+	"github.com/coffer-dev/coffer/internal/report"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/storage"
@@ -48,6 +50,10 @@ type Config struct {
 	// MigrationSeal is a disabled seal block's seal, needed to migrate
 	// away from it.
 	MigrationSeal seal.Seal
+	// Metrics receives telemetry; nil disables it.
+	Metrics *metrics.Metrics
+	// HAStatus describes the cluster for the report ("Standalone" when nil).
+	HAStatus func() string
 }
 
 // Core is one server's state.
@@ -71,6 +77,7 @@ type Core struct {
 	leases   *lease.Manager
 	quotas   *quota.Manager
 	audit    *audit.Broker
+	stats    *report.Stats
 	sys      logical.Backend
 
 	// mountLock serialises mount table changes.

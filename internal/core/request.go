@@ -42,7 +42,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 	if trail != nil {
 		out := *trail
 		out.Type, out.Response, out.Err, out.Time = "response", resp, err, c.now()
-		if aerr := c.audit.LogResponse(ctx, &out); aerr != nil {
+		if aerr := c.logAudit(ctx, &out); aerr != nil {
 			c.logger.Error("no audit device could record a response; the response was withheld", "path", req.Path, "error", aerr)
 			return nil, fmt.Errorf("failed to audit the response: %w", aerr)
 		}
@@ -52,9 +52,11 @@ func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logica
 
 // handle is the pipeline; *trail is set once the request has been audited,
 // so the caller audits the response.
-func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.LogInput) (*logical.Response, error) {
+func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.LogInput) (resp *logical.Response, err error) {
 	fullPath := req.Path
 	rt, rel := c.router.Match(fullPath)
+	start := time.Now()
+	defer func() { c.observeRequest(req, rt, rel, start, err) }()
 
 	var quotaHeaders map[string][]string
 	if !c.quotas.Empty() {
@@ -89,7 +91,7 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	}
 	if c.audit.Enabled() {
 		in := c.auditInput(req, te, rt, authErr)
-		if err := c.audit.LogRequest(ctx, in); err != nil {
+		if err := c.logAudit(ctx, in); err != nil {
 			c.logger.Error("no audit device could record a request; it was not served", "path", fullPath, "error", err)
 			return nil, fmt.Errorf("failed to audit the request; it was not served: %w", err)
 		}
@@ -107,7 +109,7 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	req.MountPoint = rt.Entry.RoutePath()
 	req.MountType = rt.Entry.Type
 	req.MountAccessor = rt.Entry.Accessor
-	resp, err := rt.Backend.HandleRequest(ctx, req)
+	resp, err = rt.Backend.HandleRequest(ctx, req)
 	req.Path = fullPath
 	if te != nil {
 		// A token whose last use this was is revoked now that the request is done.
@@ -131,8 +133,11 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 			return nil, err
 		}
 	}
-	if resp.Auth != nil && resp.Auth.ClientToken != "" && resp.Auth.TTL > 0 {
-		req.LeaseCreated = true // the token store registered the token's lease
+	if resp.Auth != nil && resp.Auth.ClientToken != "" {
+		if resp.Auth.TTL > 0 {
+			req.LeaseCreated = true // the token store registered the token's lease
+		}
+		c.conf.Metrics.TokenCreated(rt.Entry.Type, rt.Entry.RoutePath(), tokenTypeOr(resp.Auth.TokenType), resp.Auth.TTL)
 	}
 	if resp.Auth != nil && resp.Auth.ClientToken == "" {
 		if err := c.createLoginToken(ctx, rt, req, req.Path, resp); err != nil {
@@ -274,6 +279,10 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		return fmt.Errorf("failed to persist lease: %w", err)
 	}
 	req.LeaseCreated = true
+	c.conf.Metrics.LeaseCreated(rt.Entry.RoutePath(), rt.Entry.Type, strings.TrimPrefix(req.Path, rt.Entry.RoutePath()), s.TTL)
+	if c.stats != nil {
+		c.stats.CredentialIssued(req.Path, s.TTL)
+	}
 	// The lease now covers what the engine created: its write-ahead
 	// record is no longer needed.
 	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
@@ -305,6 +314,7 @@ func (c *Core) createLoginToken(ctx context.Context, rt *router.Route, req *logi
 	if !te.ExpireTime.IsZero() {
 		req.LeaseCreated = true
 	}
+	c.conf.Metrics.TokenCreated(rt.Entry.Type, rt.Entry.RoutePath(), tokenTypeOr(te.Type), a.TTL)
 	return nil
 }
 

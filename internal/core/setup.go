@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/quota"
+	"github.com/coffer-dev/coffer/internal/report"
 	"github.com/coffer-dev/coffer/internal/token"
 )
 
@@ -24,8 +25,7 @@ func (c *Core) setupStores(ctx context.Context) error {
 		lopts.Logger = c.logger.With("component", "lease")
 	}
 	c.quotas = quota.New(c.barrier.View("sys/quotas/"), c.countLeases, c.now)
-	quotas := c.quotas
-	lopts.OnRemove = func(e *lease.Entry) { quotas.LeaseEnded(e.Path) }
+	c.leaseHooks(&lopts)
 	rev := &leaseRevoker{c: c}
 	c.leases = lease.New(c.barrier.View("sys/expire/"), rev, lopts)
 	ts, err := token.NewStore(ctx, c.barrier.View("sys/token/"), tokenLeases{m: c.leases, c: c}, token.Options{
@@ -75,11 +75,17 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.setupAudit(ctx); err != nil {
 		return err
 	}
+	st, err := report.NewStats(ctx, c.barrier.View("sys/report/"), c.now)
+	if err != nil {
+		return fmt.Errorf("load usage statistics: %w", err)
+	}
+	c.stats = st
 	c.sys = c.newSystemBackend()
 	if err := c.loadMounts(ctx); err != nil {
 		return err
 	}
 	c.leases.Start(c.activeCtx)
+	c.conf.Metrics.SetUnsealed(true)
 	c.bgWG.Add(1)
 	go c.rollbackLoop(c.activeCtx)
 	return nil
@@ -94,6 +100,13 @@ func (c *Core) preSeal() {
 	if c.leases != nil {
 		c.leases.Stop()
 	}
+	if c.stats != nil {
+		if err := c.stats.Close(context.Background()); err != nil {
+			c.logger.Warn("saving usage statistics", "error", err)
+		}
+		c.stats = nil
+	}
+	c.conf.Metrics.SetUnsealed(false)
 	if c.audit != nil {
 		if err := c.audit.Close(); err != nil {
 			c.logger.Warn("closing audit devices", "error", err)
@@ -158,7 +171,14 @@ func (r *leaseRevoker) Revoke(ctx context.Context, e *lease.Entry) error {
 		ID: randomUUID(), Operation: logical.RevokeOperation, Path: rel, Secret: e.Secret,
 		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
 	}
-	_, err := rt.Backend.HandleRequest(ctx, req)
+	resp, err := rt.Backend.HandleRequest(ctx, req)
+	if err == nil && resp != nil && resp.Data["fallback_cleanup"] == true {
+		// The engine had to clean up after the role's revocation statements.
+		r.c.conf.Metrics.OrphanCleanup(rt.Entry.RoutePath())
+		if st := r.c.stats; st != nil {
+			st.OrphanCleaned()
+		}
+	}
 	return err
 }
 
@@ -183,6 +203,10 @@ func (r *leaseRevoker) Renew(ctx context.Context, e *lease.Entry, increment time
 		return nil, err
 	}
 	if resp != nil && resp.Secret != nil {
+		r.c.conf.Metrics.LeaseRenewed(0)
+		if st := r.c.stats; st != nil {
+			st.Renewed()
+		}
 		ttls := r.c.mountTTLs(rt.Entry.RoutePath())
 		remaining := e.IssueTime.Add(ttls.max).Sub(r.c.now())
 		if resp.Secret.TTL > remaining {

@@ -21,6 +21,7 @@ func (c *Core) newSystemBackend() logical.Backend {
 	paths = append(paths, c.passwordPolicyPaths()...)
 	paths = append(paths, c.wrappingPaths()...)
 	paths = append(paths, c.quotaPaths()...)
+	paths = append(paths, c.metricsPaths()...)
 	paths = append(paths, lease.Paths(c.leases)...)
 	paths = append(paths, audit.Paths(c.audit)...)
 	return &framework.Backend{

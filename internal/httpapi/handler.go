@@ -24,6 +24,8 @@ type Options struct {
 	BuildDate string
 	// HAEnabled is reported by sys/leader (raft storage).
 	HAEnabled bool
+	// UnauthenticatedMetrics serves sys/metrics without a token.
+	UnauthenticatedMetrics bool
 	// UI serves /ui/ when set (the web console).
 	UI http.Handler
 }
@@ -53,6 +55,9 @@ func New(c *core.Core, opts Options) http.Handler {
 	h.mux.HandleFunc("/v1/sys/generate-root/update", h.handleRootGenUpdate)
 	h.mux.HandleFunc("/v1/sys/rekey/init", h.handleRekeyInit)
 	h.mux.HandleFunc("/v1/sys/rekey/update", h.handleRekeyUpdate)
+	if opts.UnauthenticatedMetrics {
+		h.mux.HandleFunc("/v1/sys/metrics", h.handleMetrics)
+	}
 	h.mux.HandleFunc("/v1/", h.handleLogical)
 	return h
 }
@@ -80,4 +85,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxRequestSize)
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// handleMetrics serves sys/metrics without a token (the listener's
+// telemetry { unauthenticated_metrics_access = true }).
+func (h *handler) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	body, ct, err := h.core.MetricsOutput(r.URL.Query().Get("format"), r.Header["Accept"])
+	if err != nil {
+		respondError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }

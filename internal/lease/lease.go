@@ -52,6 +52,9 @@ type Entry struct {
 	// Irrevocable leases failed MaxAttempts revocations (or an error that
 	// retrying cannot fix); they are no longer retried automatically.
 	Irrevocable bool `json:"irrevocable,omitempty"`
+	// RevokedEarly is set when the lease was revoked on request before its
+	// TTL ran out (rather than expiring).
+	RevokedEarly bool `json:"revoked_early,omitempty"`
 }
 
 // Renewable reports whether the lease may be renewed now, and why not.
@@ -114,8 +117,14 @@ type Options struct {
 	TokenExists func(ctx context.Context, tokenID string) (bool, error)
 	// OnRemove, when set, is called once for every lease whose entry is
 	// deleted (revoked, expired, forced out), after the deletion. Lease
-	// count quotas use it.
+	// count quotas and usage statistics use it; e.RevokedEarly tells an
+	// explicit revocation from an expiry.
 	OnRemove func(e *Entry)
+	// OnIrrevocable, when set, is called when a lease is given up on after
+	// repeated revocation failures.
+	OnIrrevocable func(e *Entry)
+	// OnRevokeError, when set, is called for each failed revocation attempt.
+	OnRevokeError func(e *Entry, err error)
 }
 
 // Counts are the live leases known to the manager. Leases still being

@@ -48,7 +48,13 @@ func (m *Manager) revokeNow(ctx context.Context, id string, force bool) (bool, e
 		m.forget(id)
 		return false, nil
 	}
+	if e.ExpireTime.IsZero() || e.ExpireTime.After(m.now()) {
+		e.RevokedEarly = true
+	}
 	if err := m.r.Revoke(ctx, e); err != nil {
+		if m.opts.OnRevokeError != nil {
+			m.opts.OnRevokeError(e, err)
+		}
 		if !force {
 			return false, fmt.Errorf("revoke lease %q: %w", id, err)
 		}
@@ -78,6 +84,7 @@ func (m *Manager) lazyRevoke(ctx context.Context, id string) (bool, error) {
 	changed := false
 	if e.ExpireTime.IsZero() || e.ExpireTime.After(now) {
 		e.ExpireTime = now
+		e.RevokedEarly = true
 		changed = true
 	}
 	if e.Irrevocable {

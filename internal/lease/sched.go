@@ -498,10 +498,16 @@ func (m *Manager) failed(ctx context.Context, it *item, e *Entry, err error) (ou
 	}
 	e.RevokeAttempts = attempts
 	e.LastError = truncate(err.Error(), 240)
+	if m.opts.OnRevokeError != nil {
+		m.opts.OnRevokeError(e, err)
+	}
 	res := outFailed
 	if attempts >= m.opts.MaxAttempts || unrecoverable(err) {
 		e.Irrevocable = true
 		res = outGaveUp
+		if m.opts.OnIrrevocable != nil {
+			m.opts.OnIrrevocable(e)
+		}
 	}
 	if perr := m.persist(ctx, e); perr != nil {
 		m.log.Error("cannot record failed revocation", "lease_id", e.ID, "error", perr)

@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/core"
 	"github.com/coffer-dev/coffer/internal/httpapi"
 	"github.com/coffer-dev/coffer/internal/lease"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/storage/inmem"
@@ -54,6 +55,7 @@ type Server struct {
 
 	seal       seal.Seal
 	stopUnseal context.CancelFunc
+	metrics    *metrics.Metrics
 }
 
 type listener struct {
@@ -115,7 +117,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	for _, a := range cfg.Audits {
 		audits = append(audits, core.AuditDevice{Type: a.Type, Path: a.Path, Description: a.Description, Options: a.Options})
 	}
+	var m *metrics.Metrics
+	if t := cfg.Telemetry; t != nil {
+		m = metrics.New(metrics.Options{DisableHostname: t.DisableHostname, RetentionTime: t.PrometheusRetentionTime, ClusterName: cfg.ClusterName})
+	}
+	s.metrics = m
 	c, err := core.New(core.Config{
+		Metrics:         m,
 		AuditDevices:    audits,
 		Seal:            activeSeal,
 		MigrationSeal:   migrationSeal,
@@ -186,12 +194,13 @@ func (s *Server) Listen() error {
 		l.ln = ln
 		l.srv = &http.Server{
 			Handler: httpapi.New(s.Core, httpapi.Options{
-				MaxRequestSize: lc.MaxRequestSize,
-				Logger:         s.logger,
-				Version:        version.Full(),
-				BuildDate:      version.BuildDate,
-				HAEnabled:      s.Config.Storage.Type == config.StorageRaft,
-				UI:             ui.HandlerIf(s.Config.UI),
+				MaxRequestSize:         lc.MaxRequestSize,
+				Logger:                 s.logger,
+				Version:                version.Full(),
+				BuildDate:              version.BuildDate,
+				HAEnabled:              s.Config.Storage.Type == config.StorageRaft,
+				UnauthenticatedMetrics: lc.UnauthenticatedMetricsAccess,
+				UI:                     ui.HandlerIf(s.Config.UI),
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),

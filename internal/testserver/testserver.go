@@ -42,6 +42,8 @@ type Options struct {
 	// Seals are seal blocks, as in the configuration file (auto-unseal,
 	// migration).
 	Seals []*config.Seal
+	// Telemetry enables metrics (sys/metrics).
+	Telemetry *config.Telemetry
 }
 
 // Server is a running test server.
@@ -105,6 +107,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	cfg.Listeners = []*config.Listener{l}
 	cfg.Seals = opts.Seals
+	cfg.Telemetry = opts.Telemetry
 	cfg.UI = opts.UI
 	s.cfg = cfg
 	s.start(!opts.NoInit)
