@@ -66,21 +66,28 @@ type caBundle struct {
 }
 
 // caCache keeps parsed issuers by reference; any change to issuers, keys,
-// their configuration or the URLs clears it.
+// their configuration or the URLs clears it. The generation counter keeps
+// a bundle read before a change from being cached after it.
 type caCache struct {
 	mu    sync.RWMutex
+	gen   uint64
 	byRef map[string]*caBundle
 }
 
-func (c *caCache) get(ref string) *caBundle {
+// get returns the cached bundle (or nil) and the current generation.
+func (c *caCache) get(ref string) (*caBundle, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.byRef[ref]
+	return c.byRef[ref], c.gen
 }
 
-func (c *caCache) put(ref string, b *caBundle) {
+// put caches b unless the cache was reset since generation gen.
+func (c *caCache) put(ref string, b *caBundle, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if c.byRef == nil {
 		c.byRef = map[string]*caBundle{}
 	}
@@ -90,19 +97,20 @@ func (c *caCache) put(ref string, b *caBundle) {
 func (c *caCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	c.byRef = nil
 }
 
 // loadCA resolves ref and returns the issuer. usage, when set, must be
 // allowed on the issuer, and a signing usage needs the issuer's key.
 func (b *backend) loadCA(st *store, ref, usage string) (*caBundle, error) {
-	ca := b.cache.get(ref)
+	ca, gen := b.cache.get(ref)
 	if ca == nil {
 		var err error
 		if ca, err = b.readCA(st, ref); err != nil {
 			return nil, err
 		}
-		b.cache.put(ref, ca)
+		b.cache.put(ref, ca, gen)
 	}
 	if usage == "" || usage == usageReadOnly {
 		return ca, nil

@@ -300,3 +300,40 @@ func TestTidy(t *testing.T) {
 		t.Error("tidy-status forgot the last run's settings")
 	}
 }
+
+func TestConcurrentIssueWhileReplacingRoot(t *testing.T) {
+	h := newHarness(t)
+	roots := []*x509.Certificate{h.rootCA(map[string]interface{}{"issuer_name": "a"})}
+	roots = append(roots, mustCert(t, respStr(h.write("root/generate/internal", map[string]interface{}{"common_name": "B", "key_type": "ec", "ttl": "87600h", "issuer_name": "b"}), "certificate")))
+	h.write("roles/r", map[string]interface{}{"allow_any_name": true, "key_type": "ec"})
+	errs := make(chan error, 4)
+	certs := make(chan string, 80)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := 0; j < 20; j++ {
+				resp, err := h.do(logical.UpdateOperation, "issue/r", map[string]interface{}{"common_name": "c.example.com", "ttl": "1h"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				certs <- respStr(resp, "certificate")
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		h.write("config/issuers", map[string]interface{}{"default": []string{"a", "b"}[i%2]})
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(certs)
+	for p := range certs {
+		c := mustCert(t, p)
+		if c.CheckSignatureFrom(roots[0]) != nil && c.CheckSignatureFrom(roots[1]) != nil {
+			t.Fatal("certificate signed by neither root")
+		}
+	}
+}
