@@ -68,8 +68,9 @@ type Stats struct {
 	RevocationFailures uint64
 	// SessionsTerminated counts live sessions ended by revocations.
 	SessionsTerminated uint64
-	// RollbackUsersRemoved counts users removed by write-ahead rollback
-	// (created but never covered by a lease).
+	// RollbackUsersRemoved counts user creations undone by write-ahead
+	// rollback (the server stopped before the lease was stored); each time
+	// the user is verified gone.
 	RollbackUsersRemoved uint64
 	// StaticRotations and RootRotations count password rotations.
 	StaticRotations uint64

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/engine/database/dbplugin"
 	"github.com/coffer-dev/coffer/internal/engine/database/postgres"
 	"github.com/coffer-dev/coffer/internal/logical"
 )
@@ -512,4 +513,65 @@ func TestPostgresConcurrentCredsAndRevokes(t *testing.T) {
 	if st := h.b.Stats(); st.CredsRevoked != n || st.RevocationFallbacks != 0 {
 		t.Fatalf("stats = %+v", st)
 	}
+}
+
+// One pool per configuration, created lazily and replaced on reset,
+// configuration change and delete.
+func TestPostgresConnectionLifecycle(t *testing.T) {
+	h, d := pgHarness(t)
+	ctx := context.Background()
+	get := func() *dbConn {
+		t.Helper()
+		c, err := h.b.getConn(ctx, h.s, "pg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	closed := func(c *dbConn) bool {
+		_, err := c.driver.NewUser(ctx, newUserProbe())
+		return err != nil && strings.Contains(err.Error(), "not initialized")
+	}
+	c1 := get()
+	if get() != c1 {
+		t.Fatal("the pool is not reused")
+	}
+	h.ok(logical.UpdateOperation, "reset/pg", nil)
+	c2 := get()
+	if c2 == c1 || !closed(c1) || closed(c2) {
+		t.Fatal("reset did not replace and close the pool")
+	}
+	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{"max_open_connections": 2})
+	c3 := get()
+	if c3 == c2 || !closed(c2) {
+		t.Fatal("a configuration change did not replace the pool")
+	}
+	h.fail(logical.UpdateOperation, "reset/none", nil, `database configuration "none" does not exist`)
+
+	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{
+		"connection_url": "postgres://{{username}}:{{password}}@127.0.0.1:1/" + d.name, "verify_connection": false,
+	})
+	_, err := h.do(logical.UpdateOperation, "reset/pg", nil)
+	if err == nil || strings.Contains(err.Error(), "ignored-under-trust") {
+		t.Fatalf("reset against a closed port: %v", err)
+	}
+	h.ok(logical.DeleteOperation, "config/pg", nil)
+	h.b.mu.Lock()
+	n := len(h.b.conns)
+	h.b.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d pools left after delete", n)
+	}
+	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{
+		"plugin_name": "postgresql-database-plugin", "connection_url": d.pgURL(), "username": "postgres", "allowed_roles": "*",
+	})
+	c4 := get()
+	h.b.Cleanup(ctx)
+	if !closed(c4) {
+		t.Fatal("Cleanup did not close the pool")
+	}
+}
+
+func newUserProbe() dbplugin.NewUserRequest {
+	return dbplugin.NewUserRequest{Username: "probe", Password: "x", Statements: []string{"SELECT 1"}}
 }

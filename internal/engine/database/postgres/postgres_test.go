@@ -181,3 +181,19 @@ func TestSCRAMAgainstServer(t *testing.T) {
 		t.Fatalf("the server re-hashed our verifier: %q", stored)
 	}
 }
+
+func TestPoolLimits(t *testing.T) {
+	for _, tt := range []struct{ open, idle, wantOpen int }{{0, 0, 4}, {9, 0, 9}, {3, 10, 3}} {
+		d := New()
+		_, err := d.Initialize(context.Background(), dbplugin.InitializeRequest{Config: dbplugin.ConnectionConfig{
+			ConnectionURL: "postgres://127.0.0.1:1/x", MaxOpenConnections: tt.open, MaxIdleConnections: tt.idle,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.db.Stats().MaxOpenConnections; got != tt.wantOpen {
+			t.Fatalf("max_open_connections %d gave %d, want %d", tt.open, got, tt.wantOpen)
+		}
+		_ = d.Close()
+	}
+}
