@@ -52,11 +52,13 @@ func newBackend(logger *slog.Logger, now func() time.Time, rnd io.Reader) *backe
 }
 
 func (b *backend) paths() []*framework.Path {
+	// Patterns never overlap (TestPaths checks), so the order only decides
+	// how soon the hot paths are matched.
 	return []*framework.Path{
+		b.pathEncrypt(), b.pathDecrypt(), b.pathHMAC(), b.pathSign(), b.pathVerify(),
+		b.pathRewrap(), b.pathDatakey(), b.pathRandom(), b.pathHash(),
 		b.pathListKeys(), b.pathKeys(), b.pathKeysConfig(), b.pathRotate(), b.pathTrim(),
 		b.pathConfigKeys(), b.pathExport(), b.pathBackup(), b.pathRestore(),
-		b.pathEncrypt(), b.pathDecrypt(), b.pathRewrap(), b.pathDatakey(),
-		b.pathRandom(), b.pathHash(), b.pathHMAC(), b.pathSign(), b.pathVerify(),
 	}
 }
 
