@@ -79,6 +79,10 @@ func TestIAMUserLifecycle(t *testing.T) {
 			return err
 		},
 	}
+	steps = append(steps, func() error {
+		_, err := c.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"), Tags: []iamtypes.Tag{{Key: aws.String("env"), Value: aws.String("test")}}})
+		return err
+	})
 	for i, f := range steps {
 		if err := f(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
@@ -91,7 +95,7 @@ func TestIAMUserLifecycle(t *testing.T) {
 	u := s.User("alice")
 	if u == nil || len(u.AccessKeys) != 1 || u.AccessKeys[0] != aws.ToString(key.AccessKey.AccessKeyId) ||
 		u.InlinePolicies["inline"] != doc || len(u.AttachedPolicies) != 1 || len(u.Groups) != 1 ||
-		u.Tags["team"] != "infra" || u.PermissionsBoundary == "" {
+		u.Tags["team"] != "infra" || u.Tags["env"] != "test" || u.PermissionsBoundary == "" {
 		t.Fatalf("user state = %+v", u)
 	}
 	got, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("inline")})
