@@ -59,10 +59,17 @@ func (t *tidyRunner) init() {
 	t.stopCtx, t.stopFunc = context.WithCancel(context.Background())
 }
 
-// stop cancels a running tidy and waits for it (unmount, seal).
+// stop cancels a running tidy and waits for it (unmount, seal); later
+// runs start afresh.
 func (t *tidyRunner) stop() {
-	t.stopFunc()
+	t.mu.Lock()
+	cancel := t.stopFunc
+	t.mu.Unlock()
+	cancel()
 	t.wg.Wait()
+	t.mu.Lock()
+	t.stopCtx, t.stopFunc = context.WithCancel(context.Background())
+	t.mu.Unlock()
 }
 
 func (b *backend) tidyPaths() []*framework.Path {
@@ -134,11 +141,11 @@ func (b *backend) launchTidy(s logical.Storage, cfg tidyConfig) bool {
 	}
 	t.running, t.cancel = true, make(chan struct{})
 	t.status = tidyStatus{config: cfg, state: "Running", started: b.now()}
-	cancel := t.cancel
+	cancel, ctx := t.cancel, t.stopCtx
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		err := b.runTidy(t.stopCtx, newStore(t.stopCtx, s), cfg, cancel)
+		err := b.runTidy(ctx, newStore(ctx, s), cfg, cancel)
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.running = false
