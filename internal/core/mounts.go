@@ -200,9 +200,6 @@ func (c *Core) EnableMount(ctx context.Context, e *router.MountEntry) error {
 	if e.Config.MaxLeaseTTL > 0 && e.Config.DefaultLeaseTTL > e.Config.MaxLeaseTTL {
 		return logical.InvalidRequest("invalid config: default_lease_ttl (%s) cannot be greater than max_lease_ttl (%s)", e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL)
 	}
-	if e.Config.MaxLeaseTTL > c.conf.MaxLeaseTTL {
-		return logical.InvalidRequest("invalid config: max_lease_ttl (%s) cannot be greater than the system max lease TTL (%s)", e.Config.MaxLeaseTTL, c.conf.MaxLeaseTTL)
-	}
 	c.mountLock.Lock()
 	defer c.mountLock.Unlock()
 	if rt := c.router.Get(e.RoutePath()); rt != nil {
@@ -297,9 +294,6 @@ func (c *Core) TuneMount(ctx context.Context, routePath string, fn func(e *route
 	max := updated.Config.MaxLeaseTTL
 	if max == 0 {
 		max = c.conf.MaxLeaseTTL
-	}
-	if updated.Config.MaxLeaseTTL > c.conf.MaxLeaseTTL {
-		return logical.InvalidRequest("max_lease_ttl (%s) cannot be greater than the system max lease TTL (%s)", updated.Config.MaxLeaseTTL, c.conf.MaxLeaseTTL)
 	}
 	if updated.Config.DefaultLeaseTTL > max {
 		return logical.InvalidRequest("default_lease_ttl (%s) cannot be greater than max_lease_ttl (%s)", updated.Config.DefaultLeaseTTL, max)

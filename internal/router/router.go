@@ -161,6 +161,9 @@ func (rt *Route) IsRootPath(rel string) bool { return rt.special.root.match(rel)
 type pathSet struct {
 	exact    map[string]bool
 	prefixes []string
+	// segments holds patterns with "+" segments (one path segment each),
+	// optionally ending in "*".
+	segments [][]string
 }
 
 func (s pathSet) match(p string) bool {
@@ -172,7 +175,32 @@ func (s pathSet) match(p string) bool {
 			return true
 		}
 	}
+	for _, pat := range s.segments {
+		if matchSegments(pat, p) {
+			return true
+		}
+	}
 	return false
+}
+
+// matchSegments matches a path against a pattern split on "/", where a
+// "+" segment stands for any one segment and a final segment ending in
+// "*" is a prefix.
+func matchSegments(pat []string, p string) bool {
+	parts := strings.Split(p, "/")
+	for i, seg := range pat {
+		last := i == len(pat)-1
+		if last && strings.HasSuffix(seg, "*") {
+			if i >= len(parts) {
+				return false
+			}
+			return strings.HasPrefix(strings.Join(parts[i:], "/"), strings.TrimSuffix(seg, "*"))
+		}
+		if i >= len(parts) || (seg != "+" && seg != parts[i]) {
+			return false
+		}
+	}
+	return len(parts) == len(pat)
 }
 
 type specialPaths struct{ unauth, root pathSet }
@@ -190,6 +218,10 @@ func compileSpecial(p *logical.Paths) *specialPaths {
 func compileSet(paths []string) pathSet {
 	s := pathSet{exact: map[string]bool{}}
 	for _, p := range paths {
+		if strings.Contains(p, "+") {
+			s.segments = append(s.segments, strings.Split(p, "/"))
+			continue
+		}
 		if strings.HasSuffix(p, "*") {
 			s.prefixes = append(s.prefixes, strings.TrimSuffix(p, "*"))
 		} else {
