@@ -45,6 +45,20 @@ if ! mariadb -h 127.0.0.1 -P 3306 -uroot -e 'select 1' >/dev/null 2>&1; then
   as_root mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(''); CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;"
 fi
 
+# Web console browser tests: Debian's Chromium and the npm packages of ui/
+# (playwright-core drives the browser; nothing is downloaded at test time).
+if command -v node >/dev/null 2>&1; then
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "==> installing chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -d "$(dirname "$0")/../ui/node_modules" ]; then
+    echo "==> npm ci --prefix ui"
+    npm ci --prefix "$(dirname "$0")/../ui" --no-audit --no-fund >/dev/null
+  fi
+fi
+
 # Optional per-feature setup shipped beside this script.
 for extra in "$(dirname "$0")"/setup-*.sh; do
   [ -e "$extra" ] && bash "$extra"

@@ -139,11 +139,8 @@ export function App() {
         setSession(s);
       },
       signOut: async () => {
-        const s = sessionRef.current;
-        if (s && s.method !== 'token') {
-          // Tokens the console created by logging in are revoked with the session.
-          await api.call('POST', 'auth/token/revoke-self').catch(() => undefined);
-        }
+        // The token is forgotten, not revoked: revoking it would also revoke
+        // every credential issued during the session (they are its children).
         clearSession();
         setSession(null);
       },

@@ -13,6 +13,7 @@ export interface LeaseStats {
   expired: number | null;
   irrevocable: number | null;
   orphans: number | null;
+  markedIrrevocable: number | null;
 }
 export interface Security {
   rootRotations: string[];
@@ -30,6 +31,12 @@ export interface Dashboard {
   leases: LeaseStats;
   leasesByPath: { path: string; count: number }[];
   security: Security;
+  /** The window the counters cover, e.g. "24h". */
+  window: string;
+  /** The report as `coffer report` prints it, when the server sends it. */
+  text: string;
+  /** Start of the counters' window (RFC 3339), when known. */
+  since: string;
   /** Report fields this view does not know, shown as they are. */
   extra: Record<string, unknown>;
 }
@@ -72,6 +79,15 @@ function toStr(v: unknown): string {
     return Object.entries(v).map(([k, x]) => `${k}: ${toStr(x)}`).join(', ');
   }
   return String(v);
+}
+
+function rotation(v: unknown): string {
+  if (isObj(v) && 'rotated' in v) {
+    const name = toStr(pick(v, null, 'name', 'path'));
+    if (!v.rotated) return `${name}: not rotated`;
+    return `${name}: rotated${v.time ? ' ' + toStr(v.time) : ''}`;
+  }
+  return toStr(v);
 }
 
 function toStrList(v: unknown): string[] {
@@ -152,10 +168,17 @@ export function fromReport(data: Obj): Dashboard {
       expired: stat('expired_24h', 'expired', 'expirations_24h'),
       irrevocable: stat('irrevocable', 'irrevocable_leases'),
       orphans: stat('orphans_cleaned', 'orphans_cleaned_24h', 'orphan_cleanups'),
+      markedIrrevocable: stat('marked_irrevocable', 'marked_irrevocable_24h'),
     },
+    window: toStr(pick(data, used, 'window')) || '24h',
+    text: toStr(pick(data, used, 'text')),
+    since: toStr(pick(data, used, 'since', 'generated_at')),
     leasesByPath: byPath(isObj(ls) ? pick(ls, null, 'by_path', 'by_mount', 'counts') : pick(data, used, 'leases_by_path', 'leases_by_mount')),
     security: {
-      rootRotations: toStrList(secVal('root_credentials_rotated', 'root_rotations')),
+      rootRotations: (() => {
+        const r = secVal('root_credentials_rotated', 'root_rotations');
+        return Array.isArray(r) ? r.map(rotation).filter(Boolean) : toStrList(r);
+      })(),
       audit: toStrList(secVal('audit_logging', 'audit_devices', 'audit')),
       failedLogins: toNum(secVal('failed_authentications_24h', 'failed_authentications', 'failed_logins_24h', 'failed_logins')),
       policyViolations: toNum(secVal('policy_violations_24h', 'policy_violations')),
@@ -163,6 +186,7 @@ export function fromReport(data: Obj): Dashboard {
     extra: {},
   };
   if (isObj(ls) && d.leasesByPath.length === 0) d.leasesByPath = byPath(pick(data, used, 'leases_by_path', 'leases_by_mount'));
+  pick(data, used, 'window_seconds');
   for (const [k, v] of Object.entries(data)) if (!used.has(k)) d.extra[k] = v;
   return d;
 }
@@ -207,7 +231,11 @@ export function fromSys(src: FallbackSources): Dashboard {
       expired: null,
       irrevocable: toNum(src.irrevocableCount?.lease_count),
       orphans: null,
+      markedIrrevocable: null,
     },
+    window: '24h',
+    text: '',
+    since: '',
     leasesByPath: Object.entries(counts).map(([path, c]) => ({ path, count: toNum(c) ?? 0 })).sort((a, b) => b.count - a.count),
     security: {
       rootRotations: [],

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { ApiError, type Api } from '../api';
 import { BarChart, ErrorNote, Loading, PageTitle, useAsync } from '../components';
 import { useApi } from '../context';
-import { formatTTL, num } from '../format';
+import { formatTime, formatTTL, num } from '../format';
 import { fromReport, fromSys, type Dashboard } from '../report';
 
 async function settle<T>(p: Promise<T>): Promise<T | null> {
@@ -16,8 +16,15 @@ async function settle<T>(p: Promise<T>): Promise<T | null> {
 /** Reads sys/report; without it, builds what it can from the plain sys endpoints. */
 export async function loadDashboard(api: Api): Promise<Dashboard> {
   try {
-    const data = await api.read('sys/report');
-    if (data && Object.keys(data).length > 0) return fromReport(data);
+    const [data, counts] = await Promise.all([api.read('sys/report'), settle(api.read<{ counts?: Record<string, number> }>('sys/leases/count'))]);
+    if (data && Object.keys(data).length > 0) {
+      const d = fromReport(data);
+      // The report gives totals; the per-path split comes from the lease counts.
+      if (d.leasesByPath.length === 0 && counts?.counts) {
+        d.leasesByPath = Object.entries(counts.counts).map(([path, count]) => ({ path, count })).sort((a, b) => b.count - a.count);
+      }
+      return d;
+    }
   } catch (e) {
     if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 405 && e.status !== 400)) throw e;
   }
@@ -90,16 +97,22 @@ export function DashboardView({ d }: { d: Dashboard }) {
         <div>
           <span class="stat-label">Seal type</span> <strong data-testid="seal-type">{d.sealType || '—'}</strong>
         </div>
+        {d.since && (
+          <div>
+            <span class="stat-label">Counting since</span> <strong>{formatTime(d.since)}</strong>
+          </div>
+        )}
       </div>
       <div class="cards">
         <Card title="Lease status">
           <div class="stats">
             <Stat label="Active leases" value={d.leases.active} testid="active-leases" />
-            <Stat label="Renewals (24h)" value={d.leases.renewals} />
-            <Stat label="Revocations (24h)" value={d.leases.revocations} />
-            <Stat label="Expired (24h)" value={d.leases.expired} />
+            <Stat label={`Renewals (${d.window})`} value={d.leases.renewals} />
+            <Stat label={`Revocations (${d.window})`} value={d.leases.revocations} />
+            <Stat label={`Expired (${d.window})`} value={d.leases.expired} />
             <Stat label="Irrevocable" value={d.leases.irrevocable} testid="irrevocable-leases" />
-            <Stat label="Orphans cleaned" value={d.leases.orphans} />
+            <Stat label={`Orphans cleaned (${d.window})`} value={d.leases.orphans} />
+            {d.leases.markedIrrevocable !== null && <Stat label={`Marked irrevocable (${d.window})`} value={d.leases.markedIrrevocable} />}
           </div>
           {d.leases.irrevocable ? (
             <p>
@@ -109,8 +122,8 @@ export function DashboardView({ d }: { d: Dashboard }) {
         </Card>
         <Card title="Security">
           <div class="stats">
-            <Stat label="Failed authentications (24h)" value={d.security.failedLogins} />
-            <Stat label="Policy violations (24h)" value={d.security.policyViolations} />
+            <Stat label={`Failed authentications (${d.window})`} value={d.security.failedLogins} testid="failed-logins" />
+            <Stat label={`Policy violations (${d.window})`} value={d.security.policyViolations} />
           </div>
           <h3>Audit logging</h3>
           {d.security.audit.length ? (
@@ -158,7 +171,7 @@ export function DashboardView({ d }: { d: Dashboard }) {
           <p>No secrets engines.</p>
         )}
       </Card>
-      <Card title="Credentials generated (last 24h)">
+      <Card title={`Credentials generated (last ${d.window})`}>
         {d.credentials.length ? (
           <table>
             <thead>
@@ -183,7 +196,7 @@ export function DashboardView({ d }: { d: Dashboard }) {
             </tbody>
           </table>
         ) : (
-          <p>{d.source === 'report' ? 'No credentials were generated in the last 24 hours.' : 'Per-role figures need the report endpoint.'}</p>
+          <p>{d.source === 'report' ? `No credentials were generated in the last ${d.window}.` : 'Per-role figures need the report endpoint.'}</p>
         )}
       </Card>
       <Card title="Active leases per path">
@@ -210,6 +223,12 @@ export function DashboardView({ d }: { d: Dashboard }) {
           <p>No active leases.</p>
         )}
       </Card>
+      {d.text && (
+        <details class="panel">
+          <summary>The report as text</summary>
+          <pre class="raw" data-testid="report-text">{d.text}</pre>
+        </details>
+      )}
       {Object.keys(d.extra).length > 0 && (
         <Card title="More from the report">
           <pre class="raw">{JSON.stringify(d.extra, null, 2)}</pre>

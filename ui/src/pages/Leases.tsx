@@ -30,6 +30,22 @@ export async function countUnder(api: Api, prefix: string, limit = 5000): Promis
   return { count, capped: false };
 }
 
+/**
+ * One level of the lease tree. The top level is the mounts that hold
+ * leases, with their counts (sys/leases/count), which also works for
+ * tokens whose policies do not reach LIST sys/leases/lookup/.
+ */
+async function listLevel(api: Api, prefix: string): Promise<{ keys: string[]; counts: Record<string, number> }> {
+  if (prefix === '') {
+    const d = await api.read<{ counts?: Record<string, number> }>('sys/leases/count').catch(() => null);
+    if (d?.counts) {
+      const keys = Object.keys(d.counts).filter((k) => d.counts![k] > 0).sort();
+      return { keys, counts: d.counts };
+    }
+  }
+  return { keys: await api.list(`sys/leases/lookup/${prefix}`), counts: {} };
+}
+
 async function activeCount(api: Api): Promise<number> {
   const d = await api.read<{ lease_count?: number }>('sys/leases/count');
   return d?.lease_count ?? 0;
@@ -69,7 +85,7 @@ export function LeasesPage() {
   const [lookupInput, setLookupInput] = useState('');
   const [prefixInput, setPrefixInput] = useState(prefix);
   const [revoking, setRevoking] = useState(false);
-  const list = useAsync(() => api.list(`sys/leases/lookup/${prefix}`), [api, prefix]);
+  const list = useAsync(() => listLevel(api, prefix), [api, prefix]);
   useEffect(() => setPrefixInput(prefix), [prefix]);
 
   const go = (p: string) => {
@@ -84,7 +100,7 @@ export function LeasesPage() {
       {notice && <Notice>{notice}</Notice>}
       <div class="grid">
         <form
-          role="search"
+          class="inline"
           onSubmit={(e) => {
             e.preventDefault();
             go(prefixInput.trim());
@@ -99,6 +115,7 @@ export function LeasesPage() {
           </button>
         </form>
         <form
+          class="inline"
           onSubmit={(e) => {
             e.preventDefault();
             setSelected(lookupInput.trim());
@@ -132,12 +149,13 @@ export function LeasesPage() {
       {list.data && (
         <table data-testid="lease-list">
           <caption>
-            {list.data.length} {list.data.length === 1 ? 'entry' : 'entries'} under <code>{prefix || '/'}</code>
+            {list.data.keys.length} {list.data.keys.length === 1 ? 'entry' : 'entries'} under <code>{prefix || '/'}</code>
           </caption>
           <thead>
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Kind</th>
+              {prefix === '' && <th scope="col">Active leases</th>}
             </tr>
           </thead>
           <tbody>
@@ -151,7 +169,7 @@ export function LeasesPage() {
                 <td>parent</td>
               </tr>
             )}
-            {list.data.map((k) => {
+            {list.data.keys.map((k) => {
               const full = joinPath(prefix, k);
               return (
                 <tr key={k}>
@@ -167,6 +185,7 @@ export function LeasesPage() {
                     )}
                   </td>
                   <td>{k.endsWith('/') ? 'prefix' : 'lease'}</td>
+                  {prefix === '' && <td>{list.data!.counts[k] ?? ''}</td>}
                 </tr>
               );
             })}

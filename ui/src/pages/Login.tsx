@@ -139,7 +139,7 @@ export function LoginPage() {
           </button>
         </form>
         <footer>
-          <small>The session token is kept in this browser tab only and is forgotten when the tab closes.</small>
+          <small>The session token is kept in this browser tab only and is forgotten when you sign out or close the tab. It stays valid until its TTL ends; revoke it with the CLI to end it sooner.</small>
         </footer>
       </article>
     </main>
