@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,7 +274,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		steps = append(steps, "revoke-lease")
 	}
 	steps = append(steps, "revoke-prefix", "policy-error")
+	pkiSkip := ""
+	if err := c.Sys().Mount("pki", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "8760h"}}); err != nil {
+		pkiSkip = fmt.Sprintf("the PKI secrets engine is not available: %v", err)
+	} else {
+		steps = append(steps, "pki")
+	}
 	res = b.run(s.Addr, env, steps...)
+
+	t.Run("pki certificate", func(t *testing.T) {
+		if pkiSkip != "" {
+			t.Skip(pkiSkip)
+		}
+		checkIssued(t, c, str(res["pki"], "pem"), str(res["pki"], "filename"))
+	})
 
 	if leaseID != "" {
 		if _, err := c.Logical().Write("sys/leases/lookup", map[string]interface{}{"lease_id": leaseID}); err == nil {
@@ -317,6 +332,40 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if pols, _ := self.TokenPolicies(); len(pols) != 1 || pols[0] != "root" {
 		t.Errorf("root token policies %v", pols)
+	}
+}
+
+// checkIssued verifies that the certificate downloaded from the console
+// names the requested host and chains to the root the console generated.
+func checkIssued(t *testing.T, c *api.Client, pemText, filename string) {
+	t.Helper()
+	if filename != "app.example.com.cert.pem" {
+		t.Errorf("download named %q", filename)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		t.Fatalf("downloaded file is not PEM: %.60q", pemText)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	must(t, err)
+	if cert.Subject.CommonName != "app.example.com" {
+		t.Errorf("certificate for %q", cert.Subject.CommonName)
+	}
+	ca, err := c.Logical().Read("pki/cert/ca")
+	must(t, err)
+	caBlock, _ := pem.Decode([]byte(ca.Data["certificate"].(string)))
+	if caBlock == nil {
+		t.Fatal("no CA certificate")
+	}
+	root, err := x509.ParseCertificate(caBlock.Bytes)
+	must(t, err)
+	if root.Subject.CommonName != "Coffer Console Root" {
+		t.Errorf("root CA %q", root.Subject.CommonName)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "app.example.com"}); err != nil {
+		t.Errorf("issued certificate does not verify against the root: %v", err)
 	}
 }
 

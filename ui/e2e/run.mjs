@@ -84,11 +84,19 @@ async function nav(label, title) {
 
 const stepsImpl = {
   async 'login-token'() {
+    // Keyboard only: type the token and press Enter.
     await page.goto(base + '/ui/');
-    await page.getByLabel('Token', { exact: true }).fill(env.COFFER_TOKEN);
+    await page.getByLabel('Token', { exact: true }).focus();
+    await page.keyboard.type(env.COFFER_TOKEN);
     await checkLabels('login');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.keyboard.press('Enter');
     await heading('Dashboard');
+    // Focus goes to the page heading; the skip link moves it to the content.
+    const focused = await page.evaluate(() => document.activeElement?.tagName + ' ' + document.activeElement?.textContent?.trim());
+    check(focused === 'H1 Dashboard', `focus after sign-in: ${focused}`);
+    await page.getByRole('link', { name: 'Skip to content' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'main');
     result('login-token', { ok: true });
   },
 
@@ -209,6 +217,37 @@ const stepsImpl = {
     await checkLabels('database');
     await shot('database-connection');
     result('db-creds', { username, password, lease_id: leaseId });
+  },
+
+  async pki() {
+    const mount = env.PKI_MOUNT || 'pki';
+    await page.goto(`${base}/ui/secrets/${mount}`);
+    await heading(new RegExp(mount + '/'));
+    // Generate a root CA, create a role, issue a certificate and download it.
+    await page.getByLabel('Common name').fill('Coffer Console Root');
+    await page.getByLabel('TTL', { exact: true }).fill('720h');
+    await page.getByRole('button', { name: 'Generate root' }).click();
+    await page.getByText('Generated a root CA for Coffer Console Root.').waitFor();
+    await page.getByRole('button', { name: 'New role' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('web');
+    await page.getByLabel('Allowed domains').fill('example.com');
+    await page.getByLabel('Allow subdomains').check();
+    await page.getByRole('button', { name: 'Save role' }).click();
+    await page.getByText('Saved PKI role web.').waitFor();
+    await page.getByRole('button', { name: 'Issue certificate' }).click();
+    const issue = page.getByTestId('issue');
+    await issue.getByLabel('Common name').fill('app.example.com');
+    await issue.getByLabel('TTL').fill('1h');
+    await checkLabels('pki');
+    await issue.getByRole('button', { name: 'Issue', exact: true }).click();
+    await issue.locator('pre.pem').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), issue.getByRole('button', { name: 'Download certificate' }).click()]);
+    const file = await download.path();
+    const { readFileSync } = await import('node:fs');
+    const pem = readFileSync(file, 'utf8');
+    check(pem.startsWith('-----BEGIN CERTIFICATE-----'), `downloaded ${download.suggestedFilename()}: ${pem.slice(0, 40)}`);
+    await shot('pki');
+    result('pki', { filename: download.suggestedFilename(), pem });
   },
 
   async 'revoke-lease'() {

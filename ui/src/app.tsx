@@ -76,7 +76,7 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
         Skip to content
       </a>
       <Nav session={session} onSignOut={onSignOut} />
-      <main id="main" class="container">
+      <main id="main" class="container" tabIndex={-1}>
         <Router>
           <Route path="/ui" component={DashboardPage} />
           <Route path="/ui/login" component={DashboardPage} />

@@ -85,7 +85,7 @@ export function PkiEngine({ mount }: { mount: string }) {
         </article>
       </div>
       {issuer && <IssuerView key={issuer} mount={mount} id={issuer} onClose={() => setIssuer(null)} />}
-      {role !== null && <PkiRoleForm key={role} mount={mount} name={role} onClose={() => setRole(null)} onSaved={(m) => { setNotice(m); roles.reload(); }} />}
+      {role !== null && <PkiRoleForm key={role} mount={mount} name={role} onClose={() => setRole(null)} onSaved={(m) => { setNotice(m); setRole(null); roles.reload(); }} />}
       {issueFor && <IssueForm key={issueFor} mount={mount} role={issueFor} onClose={() => setIssueFor(null)} />}
     </div>
   );
