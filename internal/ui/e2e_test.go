@@ -280,7 +280,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	} else {
 		steps = append(steps, "pki")
 	}
+	auditFile := filepath.Join(t.TempDir(), "audit.log")
+	env["AUDIT_FILE"] = auditFile
+	steps = append(steps, "audit")
 	res = b.run(s.Addr, env, steps...)
+
+	devices, err := c.Sys().ListAudit()
+	must(t, err)
+	if d := devices["file/"]; d == nil || d.Type != "file" || d.Options["file_path"] != auditFile {
+		t.Errorf("audit devices after enabling one in the console: %+v", devices)
+	}
+	if fi, err := os.Stat(auditFile); err != nil || fi.Size() == 0 {
+		t.Errorf("audit log %s: %v", auditFile, err)
+	}
 
 	t.Run("pki certificate", func(t *testing.T) {
 		if pkiSkip != "" {

@@ -250,6 +250,20 @@ const stepsImpl = {
     result('pki', { filename: download.suggestedFilename(), pem });
   },
 
+  async audit() {
+    await page.goto(`${base}/ui/audit`);
+    await heading('Audit devices');
+    await page.getByText('Enable an audit device').click();
+    await page.getByLabel('File path').fill(env.AUDIT_FILE);
+    await checkLabels('audit');
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await page.getByText('Enabled the file audit device at file/.').waitFor();
+    const row = page.getByTestId('audit-devices').getByRole('row', { name: /file\// });
+    await row.waitFor();
+    await shot('audit-enabled');
+    result('audit', { row: (await row.textContent()).trim() });
+  },
+
   async 'revoke-lease'() {
     const id = env.LEASE_ID;
     const parent = id.slice(0, id.lastIndexOf('/') + 1);
