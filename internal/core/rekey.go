@@ -8,10 +8,9 @@ import (
 )
 
 type rekeyState struct {
-	nonce     string
+	shareAttempt
 	shares    int
 	threshold int
-	keys      [][]byte
 }
 
 // RekeyStatus is the body of sys/rekey/init and /update.
@@ -60,7 +59,7 @@ func (c *Core) RekeyInit(ctx context.Context, shares, threshold int, pgpKeys []s
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("rekey already in progress; cancel it first (DELETE sys/rekey/init)")
 	}
-	c.rekey = &rekeyState{nonce: randomUUID(), shares: shares, threshold: threshold}
+	c.rekey = &rekeyState{shareAttempt: shareAttempt{nonce: randomUUID()}, shares: shares, threshold: threshold}
 	c.unsealLock.Unlock()
 	return c.RekeyStatusNow(ctx)
 }
@@ -88,22 +87,18 @@ func (c *Core) RekeyUpdate(ctx context.Context, key []byte, nonce string) (*Reke
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("no rekey in progress; start one with sys/rekey/init")
 	}
-	if nonce != r.nonce {
+	keys, err := r.add(c, sc, key, nonce, "sys/rekey/init")
+	if err != nil || keys == nil {
 		c.unsealLock.Unlock()
-		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/rekey/init", nonce)
-	}
-	if err := c.addShare(&r.keys, key, sharesOf(sc)); err != nil {
-		c.unsealLock.Unlock()
-		return nil, err
-	}
-	if len(r.keys) < thresholdOf(sc) {
-		c.unsealLock.Unlock()
+		if err != nil {
+			return nil, err
+		}
 		return c.RekeyStatusNow(ctx)
 	}
 	c.rekey = nil
 	c.unsealLock.Unlock()
 
-	if _, err := c.combine(ctx, r.keys, sc); err != nil {
+	if _, err := c.combine(ctx, keys, sc); err != nil {
 		return nil, err
 	}
 	newKey, err := c.barrier.GenerateKey()

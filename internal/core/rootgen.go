@@ -20,10 +20,30 @@ const OTPLength = 28
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-type rootGenState struct {
+// shareAttempt collects key shares for root generation or rekey.
+type shareAttempt struct {
 	nonce string
-	otp   string
 	keys  [][]byte
+}
+
+// add checks the attempt's nonce and adds a key share; it returns the
+// shares once the threshold is reached. Called with unsealLock held.
+func (a *shareAttempt) add(c *Core, sc *seal.Config, key []byte, nonce, statusPath string) ([][]byte, error) {
+	if nonce != a.nonce {
+		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by %s", nonce, statusPath)
+	}
+	if err := c.addShare(&a.keys, key, sharesOf(sc)); err != nil {
+		return nil, err
+	}
+	if len(a.keys) < thresholdOf(sc) {
+		return nil, nil
+	}
+	return a.keys, nil
+}
+
+type rootGenState struct {
+	shareAttempt
+	otp string
 }
 
 // RootGenStatus is the body of sys/generate-root/attempt and /update.
@@ -100,7 +120,7 @@ func (c *Core) RootGenerationInit(ctx context.Context, otp, pgpKey string) (*Roo
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("root generation already in progress; cancel it first (DELETE sys/generate-root/attempt)")
 	}
-	c.rootGen = &rootGenState{nonce: randomUUID(), otp: otp}
+	c.rootGen = &rootGenState{shareAttempt: shareAttempt{nonce: randomUUID()}, otp: otp}
 	c.unsealLock.Unlock()
 	st, err := c.RootGenerationStatus(ctx)
 	if err != nil {
@@ -136,19 +156,15 @@ func (c *Core) RootGenerationUpdate(ctx context.Context, key []byte, nonce strin
 		c.unsealLock.Unlock()
 		return nil, logical.InvalidRequest("no root generation in progress; start one with sys/generate-root/attempt")
 	}
-	if nonce != g.nonce {
+	keys, err := g.add(c, sc, key, nonce, "sys/generate-root/attempt")
+	if err != nil || keys == nil {
 		c.unsealLock.Unlock()
-		return nil, logical.InvalidRequest("incorrect nonce %q; the current attempt's nonce is shown by sys/generate-root/attempt", nonce)
-	}
-	if err := c.addShare(&g.keys, key, sharesOf(sc)); err != nil {
-		c.unsealLock.Unlock()
-		return nil, err
-	}
-	if len(g.keys) < thresholdOf(sc) {
-		c.unsealLock.Unlock()
+		if err != nil {
+			return nil, err
+		}
 		return c.RootGenerationStatus(ctx)
 	}
-	keys, otp, gnonce := g.keys, g.otp, g.nonce
+	otp, gnonce := g.otp, g.nonce
 	c.rootGen = nil
 	c.unsealLock.Unlock()
 

@@ -34,11 +34,6 @@ func (h *handler) handleInit(w http.ResponseWriter, r *http.Request) {
 		respondJSON(w, http.StatusOK, map[string]interface{}{"initialized": init})
 		return
 	}
-	body, err := readBody(r, h.opts.MaxRequestSize)
-	if err != nil {
-		respondError(w, err)
-		return
-	}
 	var req struct {
 		SecretShares      int      `json:"secret_shares"`
 		SecretThreshold   int      `json:"secret_threshold"`
@@ -48,8 +43,7 @@ func (h *handler) handleInit(w http.ResponseWriter, r *http.Request) {
 		RecoveryShares    int      `json:"recovery_shares"`
 		RecoveryThreshold int      `json:"recovery_threshold"`
 	}
-	if err := decodeInto(body, &req); err != nil {
-		respondError(w, err)
+	if !h.decodeRequest(w, r, &req) {
 		return
 	}
 	if len(req.PGPKeys) > 0 || req.RootTokenPGPKey != "" {
@@ -124,18 +118,12 @@ func (h *handler) handleUnseal(w http.ResponseWriter, r *http.Request) {
 	if methodNotAllowed(w, r, http.MethodPut, http.MethodPost) {
 		return
 	}
-	body, err := readBody(r, h.opts.MaxRequestSize)
-	if err != nil {
-		respondError(w, err)
-		return
-	}
 	var req struct {
 		Key     string `json:"key"`
 		Reset   bool   `json:"reset"`
 		Migrate bool   `json:"migrate"`
 	}
-	if err := decodeInto(body, &req); err != nil {
-		respondError(w, err)
+	if !h.decodeRequest(w, r, &req) {
 		return
 	}
 	if req.Reset {

@@ -27,6 +27,20 @@ func decodeInto(body map[string]interface{}, out interface{}) error {
 	return nil
 }
 
+// decodeRequest reads a JSON body into out; on failure it answers the
+// client and returns false.
+func (h *handler) decodeRequest(w http.ResponseWriter, r *http.Request, out interface{}) bool {
+	body, err := readBody(r, h.opts.MaxRequestSize)
+	if err == nil {
+		err = decodeInto(body, out)
+	}
+	if err != nil {
+		respondError(w, err)
+		return false
+	}
+	return true
+}
+
 func rootGenBody(st *core.RootGenStatus) map[string]interface{} {
 	out := map[string]interface{}{
 		"started": st.Started, "nonce": st.Nonce, "progress": st.Progress, "required": st.Required,
@@ -47,17 +61,11 @@ func (h *handler) handleRootGenAttempt(w http.ResponseWriter, r *http.Request) {
 		}
 		respondJSON(w, http.StatusOK, rootGenBody(st))
 	case http.MethodPut, http.MethodPost:
-		body, err := readBody(r, h.opts.MaxRequestSize)
-		if err != nil {
-			respondError(w, err)
-			return
-		}
 		var req struct {
 			OTP    string `json:"otp"`
 			PGPKey string `json:"pgp_key"`
 		}
-		if err := decodeInto(body, &req); err != nil {
-			respondError(w, err)
+		if !h.decodeRequest(w, r, &req) {
 			return
 		}
 		st, err := h.core.RootGenerationInit(ctx, req.OTP, req.PGPKey)
@@ -83,14 +91,8 @@ func (h *handler) readKeyNonce(w http.ResponseWriter, r *http.Request) ([]byte, 
 	if methodNotAllowed(w, r, http.MethodPut, http.MethodPost) {
 		return nil, "", false
 	}
-	body, err := readBody(r, h.opts.MaxRequestSize)
-	if err != nil {
-		respondError(w, err)
-		return nil, "", false
-	}
 	var req keyNonce
-	if err := decodeInto(body, &req); err != nil {
-		respondError(w, err)
+	if !h.decodeRequest(w, r, &req) {
 		return nil, "", false
 	}
 	if req.Key == "" {
@@ -145,11 +147,6 @@ func (h *handler) handleRekeyInit(w http.ResponseWriter, r *http.Request) {
 		}
 		respondJSON(w, http.StatusOK, rekeyBody(st))
 	case http.MethodPut, http.MethodPost:
-		body, err := readBody(r, h.opts.MaxRequestSize)
-		if err != nil {
-			respondError(w, err)
-			return
-		}
 		var req struct {
 			SecretShares        int      `json:"secret_shares"`
 			SecretThreshold     int      `json:"secret_threshold"`
@@ -157,8 +154,7 @@ func (h *handler) handleRekeyInit(w http.ResponseWriter, r *http.Request) {
 			Backup              bool     `json:"backup"`
 			RequireVerification bool     `json:"require_verification"`
 		}
-		if err := decodeInto(body, &req); err != nil {
-			respondError(w, err)
+		if !h.decodeRequest(w, r, &req) {
 			return
 		}
 		if req.RequireVerification {
