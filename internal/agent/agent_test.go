@@ -196,3 +196,31 @@ env_template "PW" {
 		t.Errorf("child stdout = %q", got)
 	}
 }
+
+func TestSIGHUPRereadsStaticSecrets(t *testing.T) {
+	e := newEnv(t, "")
+	kv := e.s.Client.KVv2("secret")
+	if _, err := kv.Put(t.Context(), "app", map[string]interface{}{"password": "one"}); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(e.dir, "app")
+	text := e.vaultBlock() + e.approleBlock(filepath.Join(e.dir, "token")) + fmt.Sprintf(`
+template {
+  destination = %q
+  contents    = "{{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}"
+}
+`, dest)
+	sigs := make(chan os.Signal, 1)
+	startAgent(t, text, Options{Signals: sigs})
+	waitForFile(t, dest, 10*time.Second, func(s string) bool { return s == "one" })
+	if _, err := kv.Put(t.Context(), "app", map[string]interface{}{"password": "two"}); err != nil {
+		t.Fatal(err)
+	}
+	// The static interval is 5 minutes; SIGHUP reads again now.
+	time.Sleep(100 * time.Millisecond)
+	if b, _ := os.ReadFile(dest); string(b) != "one" {
+		t.Fatalf("re-rendered before SIGHUP: %q", b)
+	}
+	sigs <- syscall.SIGHUP
+	waitForFile(t, dest, 5*time.Second, func(s string) bool { return s == "two" })
+}

@@ -129,7 +129,12 @@ func TestSecretIDFileRemovedAfterReading(t *testing.T) {
 func TestExitAfterAuth(t *testing.T) {
 	e := newEnv(t, "")
 	sink := filepath.Join(e.dir, "token")
-	cfg, err := ParseConfig("agent.hcl", e.vaultBlock()+e.approleBlock(sink))
+	if _, err := e.s.Client.KVv2("secret").Put(t.Context(), "app", map[string]interface{}{"password": "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(e.dir, "rendered")
+	tmpl := "template {\n  destination = \"" + dest + "\"\n  contents = \"{{ with secret \\\"secret/data/app\\\" }}{{ .Data.data.password }}{{ end }}\"\n}\n"
+	cfg, err := ParseConfig("agent.hcl", e.vaultBlock()+e.approleBlock(sink)+tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +156,9 @@ func TestExitAfterAuth(t *testing.T) {
 	}
 	if _, err := e.s.NewClient(string(b)).Auth().Token().LookupSelf(); err != nil {
 		t.Fatalf("sink token: %v", err)
+	}
+	if b, err := os.ReadFile(dest); err != nil || string(b) != "pw" {
+		t.Fatalf("the template was not rendered once before exiting: %q %v", b, err)
 	}
 }
 

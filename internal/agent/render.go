@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"text/template"
 	"time"
 )
@@ -250,7 +251,12 @@ func (r *renderer) runCommand(ctx context.Context, t *Template) error {
 		cmd = exec.CommandContext(ctx, t.Command[0], t.Command[1:]...)
 	}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
-	if err := cmd.Run(); err != nil {
+	// On timeout the whole process group goes, and output pipes held by
+	// background children stop blocking the renderer after a second.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return fmt.Errorf("command: %w", err)
 	}
 	return nil
