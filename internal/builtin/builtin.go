@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/coffer-dev/coffer/internal/auth/approle"
+	"github.com/coffer-dev/coffer/internal/auth/userpass"
 	"github.com/coffer-dev/coffer/internal/engine/aws"
 	"github.com/coffer-dev/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-dev/coffer/internal/engine/database"
@@ -28,6 +29,7 @@ func Engines() map[string]logical.Factory {
 // AuthMethods returns the auth methods by mount type.
 func AuthMethods() map[string]logical.Factory {
 	return map[string]logical.Factory{
-		"approle": approle.Factory,
+		"approle":  approle.Factory,
+		"userpass": userpass.Factory,
 	}
 }
