@@ -221,3 +221,11 @@ func (k *keyLocks) lock(key string) func() {
 		k.mu.Unlock()
 	}
 }
+
+// EncodeEntry returns the stored form of a lease entry and StorageKey its
+// key in the manager's storage view. They let tools prepare lease data
+// (e.g. synthetic leases for restore benchmarks) without a running manager.
+func EncodeEntry(e *Entry) ([]byte, error) { return encodeEntry(e) }
+
+// StorageKey is the key of a lease entry in the manager's storage view.
+func StorageKey(leaseID string) string { return idPrefix + leaseID }
