@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -93,6 +97,13 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		_ = srv.Shutdown(ctx)
 		return 1
 	}
+	if addr := os.Getenv("COFFER_PPROF_ADDR"); addr != "" {
+		if err := servePprof(addr, logger); err != nil {
+			fmt.Fprintf(stderr, "Error starting the profiling listener: %v\n", err)
+			_ = srv.Shutdown(ctx)
+			return 1
+		}
+	}
 	printBanner(stdout, cfg, srv, *dev)
 
 	if *dev {
@@ -128,6 +139,26 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 0
+}
+
+// servePprof serves net/http/pprof on addr (COFFER_PPROF_ADDR, e.g.
+// 127.0.0.1:6060), unauthenticated, and turns on mutex and block
+// profiling. It is for load tests only and off unless the variable is set.
+func servePprof(addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	runtime.SetMutexProfileFraction(5)
+	runtime.SetBlockProfileRate(10_000)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Warn("profiling endpoint enabled (COFFER_PPROF_ADDR); it is unauthenticated", "address", ln.Addr().String())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return nil
 }
 
 func flagGiven(fs *flag.FlagSet, name string) bool {
