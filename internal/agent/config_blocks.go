@@ -60,9 +60,11 @@ func (d *decoder) vault(b block, name string, v *Vault) {
 // autoAuth reads auto_auth { method ... sink ... }.
 func (d *decoder) autoAuth(b block) *AutoAuth {
 	a := &AutoAuth{}
+	methodSeen := false
 	for _, e := range b.body {
 		switch e.key {
 		case "method":
+			methodSeen = true
 			for _, mb := range d.blocks(e, 1, "auto_auth") {
 				if a.Method != nil {
 					d.add(mb.at, "auto_auth", "only one method block is allowed")
@@ -83,6 +85,9 @@ func (d *decoder) autoAuth(b block) *AutoAuth {
 		}
 	}
 	if a.Method == nil {
+		if methodSeen {
+			return nil // the method's own problems are reported
+		}
 		d.add(b.at, "auto_auth", `a method block is required, as in method "approle" { config { role_id_file_path = "..." } }`)
 		return nil
 	}

@@ -34,6 +34,7 @@ func commands() map[string]func(*meta) command {
 		"version": func(m *meta) command { return &versionCommand{m} },
 		"status":  func(m *meta) command { return &statusCommand{meta: m} },
 		"server":  func(m *meta) command { return &serverCommand{m} },
+		"agent":   func(m *meta) command { return &agentCommand{m} },
 		"report":  func(m *meta) command { return &reportCommand{meta: m} },
 
 		"operator init":          func(m *meta) command { return &operatorInitCommand{meta: m} },
