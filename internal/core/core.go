@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
@@ -94,6 +95,8 @@ type Core struct {
 	bgWG      sync.WaitGroup
 	// migrations remembers finished mount moves for sys/remount/status.
 	migrations sync.Map
+	// quotaView lets metrics scrapes read quota usage without the state lock.
+	quotaView atomic.Pointer[quota.Manager]
 }
 
 // New returns a sealed Core over the physical storage.
@@ -124,6 +127,11 @@ func New(conf Config) (*Core, error) {
 		router:  router.New(),
 		now:     conf.Now,
 		sealed:  true,
+	}
+	if conf.Metrics != nil {
+		if err := conf.Metrics.Registerer().Register(newQuotaCollector(c)); err != nil {
+			return nil, fmt.Errorf("register quota metrics: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
+	"github.com/coffer-dev/coffer/internal/quota"
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/token"
 )
@@ -64,11 +66,22 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 		res, err := c.quotas.AllowRate(fullPath, role, clientIP(req.Connection))
 		quotaHeaders = c.rateHeaders(res, err)
 		if err != nil {
+			c.conf.Metrics.QuotaViolation(quota.TypeRateLimit, res.Quota)
+			if c.stats != nil {
+				c.stats.QuotaRefused()
+			}
 			return &logical.Response{Headers: quotaHeaders}, err
 		}
 		if mayCreateLease(req.Operation) {
 			r, err := c.quotas.Reserve(fullPath, role)
 			if err != nil {
+				var ref *quota.Refusal
+				if errors.As(err, &ref) {
+					c.conf.Metrics.QuotaViolation(quota.TypeLeaseCount, ref.Quota)
+				}
+				if c.stats != nil {
+					c.stats.QuotaRefused()
+				}
 				return nil, fmt.Errorf("request path %q: %w", fullPath, err)
 			}
 			// Commit when the request created a lease, else give the slot back.

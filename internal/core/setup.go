@@ -25,6 +25,7 @@ func (c *Core) setupStores(ctx context.Context) error {
 		lopts.Logger = c.logger.With("component", "lease")
 	}
 	c.quotas = quota.New(c.barrier.View("sys/quotas/"), c.countLeases, c.now)
+	c.quotaView.Store(c.quotas)
 	c.leaseHooks(&lopts)
 	rev := &leaseRevoker{c: c}
 	c.leases = lease.New(c.barrier.View("sys/expire/"), rev, lopts)
@@ -45,6 +46,7 @@ func (c *Core) setupStores(ctx context.Context) error {
 }
 
 func (c *Core) teardownStores() {
+	c.quotaView.Store(nil)
 	c.policies, c.tokens, c.leases, c.quotas = nil, nil, nil, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
@@ -177,10 +179,41 @@ func (c *Core) handleReport(ctx context.Context, req *logical.Request, d *framew
 		in.RootRotations = report.RotationStatus(in.Engines, c.stats.RootRotations())
 		in.Window = c.stats.Window(24 * time.Hour)
 	}
+	for _, u := range c.quotas.LeaseCountUsages() {
+		in.Quotas = append(in.Quotas, report.QuotaUsage{Name: u.Name, Path: u.Path, Count: u.Count, Max: u.Max})
+	}
 	for _, dev := range c.audit.List() {
 		in.AuditDevices = append(in.AuditDevices, fmt.Sprintf("%s (%s)", dev.Path, dev.Type))
 	}
 	data := report.JSON(in)
 	data["text"] = report.Render(in)
 	return &logical.Response{Data: data}, nil
+}
+
+// quotaCollector exports lease-count quota usage on each scrape:
+// vault_quota_lease_count_counter and vault_quota_lease_count_max.
+type quotaCollector struct {
+	c            *Core
+	counter, max *prometheus.Desc
+}
+
+func newQuotaCollector(c *Core) *quotaCollector {
+	return &quotaCollector{
+		c:       c,
+		counter: prometheus.NewDesc("vault_quota_lease_count_counter", "Leases counted against a lease-count quota.", []string{"quota_name"}, nil),
+		max:     prometheus.NewDesc("vault_quota_lease_count_max", "The limit of a lease-count quota.", []string{"quota_name"}, nil),
+	}
+}
+
+func (q *quotaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.counter; ch <- q.max }
+
+func (q *quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	qm := q.c.quotaView.Load()
+	if qm == nil {
+		return
+	}
+	for _, u := range qm.LeaseCountUsages() {
+		ch <- prometheus.MustNewConstMetric(q.counter, prometheus.GaugeValue, float64(u.Count), u.Name)
+		ch <- prometheus.MustNewConstMetric(q.max, prometheus.GaugeValue, float64(u.Max), u.Name)
+	}
 }

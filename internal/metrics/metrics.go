@@ -105,6 +105,8 @@ type Metrics struct {
 	raftCommit    *sampleDef
 	orphans       *counterDef
 	revokeFail    *counterDef
+	quotaRate     *counterDef
+	quotaLease    *counterDef
 	revoked       *counterDef
 	credsIssued   *counterDef
 }
@@ -172,6 +174,8 @@ func (m *Metrics) register() {
 
 	m.orphans = m.counter("coffer.orphan_cleanups_total", "Number of revocations that needed the fallback cleanup because the role's statements left the credential behind.", "mount")
 	m.revokeFail = m.counter("coffer.revocation_failures_total", "Number of failed revocation attempts.", "mount")
+	m.quotaRate = m.counter("vault.quota.rate_limit.violation", "Number of requests refused by a rate-limit quota.", "quota_name")
+	m.quotaLease = m.counter("vault.quota.lease_count.violation", "Number of requests refused by a lease-count quota.", "quota_name")
 	m.revoked = m.counter("coffer.leases_revoked_total", "Number of leases revoked.", "mount")
 	m.credsIssued = m.counter("coffer.credentials_issued_total", "Number of leased credentials issued, by mount, engine and request path (which names the role, e.g. creds/<role>).", "mount", "engine", "path")
 

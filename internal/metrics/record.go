@@ -200,3 +200,17 @@ func (m *Metrics) RaftCommitTime(d time.Duration) {
 	}
 	m.observe(m.raftCommit, d)
 }
+
+// QuotaViolation records a request refused by a quota (kind "rate-limit"
+// or "lease-count"): vault_quota_rate_limit_violation or
+// vault_quota_lease_count_violation{quota_name}.
+func (m *Metrics) QuotaViolation(kind, name string) {
+	if m == nil {
+		return
+	}
+	if kind == "lease-count" {
+		m.inc(m.quotaLease, 1, name)
+		return
+	}
+	m.inc(m.quotaRate, 1, name)
+}

@@ -311,7 +311,9 @@ func pathCovers(qp, p string) bool {
 
 // RateResult describes a rate-limit decision, for response headers.
 type RateResult struct {
-	Applied    bool
+	Applied bool
+	// Quota names the quota that applied.
+	Quota      string
 	Limit      int
 	Remaining  int
 	Reset      time.Duration
@@ -342,7 +344,7 @@ func (m *Manager) AllowRate(path, role, client string) (RateResult, error) {
 		}
 		b.windowStart, b.tokens = now, q.Rate
 	}
-	res := RateResult{Applied: true, Limit: int(q.Rate), Reset: q.Interval - now.Sub(b.windowStart)}
+	res := RateResult{Applied: true, Quota: q.Name, Limit: int(q.Rate), Reset: q.Interval - now.Sub(b.windowStart)}
 	if now.Before(b.blockedUntil) {
 		res.RetryAfter = b.blockedUntil.Sub(now)
 		m.viol.RateLimit++
@@ -372,8 +374,9 @@ type Reservation struct {
 }
 
 // Reserve holds a lease slot under the most specific lease-count quota
-// for path; it returns ErrLeaseCountMax (a 429) when the quota is full.
-// A nil Reservation (and nil error) means no quota applies.
+// for path; it returns ErrLeaseCountMax (a 429), wrapped in a *Refusal
+// naming the quota, when the quota is full. A nil Reservation (and nil
+// error) means no quota applies.
 func (m *Manager) Reserve(path, role string) (*Reservation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -388,7 +391,7 @@ func (m *Manager) Reserve(path, role string) (*Reservation, error) {
 	}
 	if lc.count+lc.reserved >= q.MaxLeases {
 		m.viol.LeaseCount++
-		return nil, ErrLeaseCountMax
+		return nil, &Refusal{Quota: q.Name, Err: ErrLeaseCountMax}
 	}
 	lc.reserved++
 	return &Reservation{m: m, name: q.Name, path: path}, nil
@@ -461,4 +464,39 @@ func (m *Manager) Empty() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.quotas) == 0
+}
+
+// Refusal is a quota refusal naming the quota; it unwraps to the error
+// clients see.
+type Refusal struct {
+	Quota string
+	Err   error
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// LeaseCountUsage is one lease-count quota's count and limit (metrics).
+type LeaseCountUsage struct {
+	Name, Path string
+	Count, Max int
+}
+
+// LeaseCountUsages lists every lease-count quota's usage.
+func (m *Manager) LeaseCountUsages() []LeaseCountUsage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []LeaseCountUsage
+	for _, q := range m.quotas {
+		if q.Type != TypeLeaseCount {
+			continue
+		}
+		u := LeaseCountUsage{Name: q.Name, Path: q.Path, Max: q.MaxLeases}
+		if lc := m.counts[q.Name]; lc != nil {
+			u.Count = lc.count
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

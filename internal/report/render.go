@@ -28,6 +28,15 @@ type Input struct {
 	AuditDevices []string
 	// Window holds the counters of the period shown (Stats.Window(24h)).
 	Window Window
+	// Quotas are the lease-count quotas' usage.
+	Quotas []QuotaUsage
+}
+
+// QuotaUsage is a lease-count quota's count against its limit.
+type QuotaUsage struct {
+	Name       string
+	Path       string
+	Count, Max int
 }
 
 // EngineInfo describes one mounted secrets engine.
@@ -140,6 +149,17 @@ func Render(in Input) string {
 	fmt.Fprintf(&b, "  Audit logging: %s\n", audit)
 	fmt.Fprintf(&b, "  Failed authentications (%s): %d\n", span, w.AuthFailures)
 	fmt.Fprintf(&b, "  Policy violations (%s): %d\n", span, w.PolicyViolations)
+	if len(in.Quotas) > 0 || w.QuotaRefusals > 0 {
+		b.WriteString("\nQUOTAS\n")
+		for _, q := range in.Quotas {
+			pct := 0
+			if q.Max > 0 {
+				pct = q.Count * 100 / q.Max
+			}
+			fmt.Fprintf(&b, "  Lease count %s (%s): %d of %d (%d%%)\n", q.Name, q.Path, q.Count, q.Max, pct)
+		}
+		fmt.Fprintf(&b, "  Requests refused by quotas (%s): %d\n", span, w.QuotaRefusals)
+	}
 	return b.String()
 }
 
@@ -226,8 +246,12 @@ func JSON(in Input) map[string]interface{} {
 	}
 	creds := make([]interface{}, 0, len(in.Window.Credentials))
 	for _, c := range orderCredentials(in.Window.Credentials, in.Engines) {
+		hourly := c.Hourly
+		if hourly == nil {
+			hourly = []int64{}
+		}
 		creds = append(creds, map[string]interface{}{
-			"path": c.Path, "count": c.Count,
+			"path": c.Path, "count": c.Count, "hourly": hourly,
 			"avg_ttl_seconds": int64(c.AvgTTL() / time.Second), "avg_ttl": formatDuration(c.AvgTTL()),
 		})
 	}
@@ -268,7 +292,17 @@ func JSON(in Input) map[string]interface{} {
 			"failed_authentications": w.AuthFailures,
 			"policy_violations":      w.PolicyViolations,
 		},
+		"quotas":         quotaJSON(in.Quotas),
+		"quota_refusals": w.QuotaRefusals,
 	}
+}
+
+func quotaJSON(qs []QuotaUsage) []interface{} {
+	out := make([]interface{}, 0, len(qs))
+	for _, q := range qs {
+		out = append(out, map[string]interface{}{"name": q.Name, "path": q.Path, "count": q.Count, "max": q.Max})
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

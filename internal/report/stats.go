@@ -48,6 +48,7 @@ type bucket struct {
 	OrphansCleaned   int64                 `json:"orphans_cleaned,omitempty"`
 	AuthFailures     int64                 `json:"auth_failures,omitempty"`
 	PolicyViolations int64                 `json:"policy_violations,omitempty"`
+	QuotaRefusals    int64                 `json:"quota_refusals,omitempty"`
 }
 
 type pathCount struct {
@@ -225,6 +226,9 @@ func (s *Stats) OrphanCleaned() { s.record(func(b *bucket) { b.OrphansCleaned++ 
 // AuthFailed counts a failed authentication.
 func (s *Stats) AuthFailed() { s.record(func(b *bucket) { b.AuthFailures++ }) }
 
+// QuotaRefused counts a request refused by a quota.
+func (s *Stats) QuotaRefused() { s.record(func(b *bucket) { b.QuotaRefusals++ }) }
+
 // PolicyViolation counts a request denied by policy.
 func (s *Stats) PolicyViolation() { s.record(func(b *bucket) { b.PolicyViolations++ }) }
 
@@ -344,6 +348,8 @@ type PathStat struct {
 	Path     string
 	Count    int64
 	TTLTotal time.Duration
+	// Hourly counts the credentials per hour of the window, oldest first.
+	Hourly []int64
 }
 
 // AvgTTL is the mean TTL issued, rounded to the second.
@@ -364,6 +370,8 @@ type Window struct {
 	// Credentials is sorted by path.
 	Credentials                                                                            []PathStat
 	Renewed, Revoked, Expired, Irrevocable, OrphansCleaned, AuthFailures, PolicyViolations int64
+	// QuotaRefusals counts requests refused by rate-limit or lease-count quotas.
+	QuotaRefusals int64
 }
 
 // Window sums the hours that overlap the last d (the current hour
@@ -383,6 +391,7 @@ func (s *Stats) Window(d time.Duration) Window {
 	}
 	w.Since = time.Unix(from, 0).UTC()
 	creds := map[string]*PathStat{}
+	hours := int((now.Unix()-from)/3600) + 1
 	s.mu.Lock()
 	for h, b := range s.buckets {
 		if h < from || h > now.Unix() {
@@ -391,8 +400,11 @@ func (s *Stats) Window(d time.Duration) Window {
 		for p, pc := range b.Creds {
 			ps := creds[p]
 			if ps == nil {
-				ps = &PathStat{Path: p}
+				ps = &PathStat{Path: p, Hourly: make([]int64, hours)}
 				creds[p] = ps
+			}
+			if i := int((h - from) / 3600); i >= 0 && i < hours {
+				ps.Hourly[i] += pc.Count
 			}
 			ps.Count += pc.Count
 			ps.TTLTotal += time.Duration(pc.TTLSeconds) * time.Second
@@ -404,6 +416,7 @@ func (s *Stats) Window(d time.Duration) Window {
 		w.OrphansCleaned += b.OrphansCleaned
 		w.AuthFailures += b.AuthFailures
 		w.PolicyViolations += b.PolicyViolations
+		w.QuotaRefusals += b.QuotaRefusals
 	}
 	s.mu.Unlock()
 	for _, ps := range creds {

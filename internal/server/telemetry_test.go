@@ -107,3 +107,39 @@ func TestMetricsAndReport(t *testing.T) {
 		t.Fatalf("report after restart:\n%s", text)
 	}
 }
+
+func TestQuotaMetricsAndReport(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{Telemetry: &config.Telemetry{PrometheusRetentionTime: time.Hour, DisableHostname: true}})
+	c := s.Client
+	if _, err := c.Logical().Write("sys/quotas/lease-count/tokens", map[string]interface{}{"path": "auth/token/create", "max_leases": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("sys/quotas/rate-limit/kv", map[string]interface{}{"path": "secret/data/q", "rate": 1, "interval": "1m"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		_, _ = c.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}, TTL: "1h"})
+		_, _ = c.KVv2("secret").Get(t.Context(), "q")
+	}
+	fams := scrape(t, s)
+	for name, want := range map[string]float64{
+		"vault_quota_rate_limit_violation":  1,
+		"vault_quota_lease_count_violation": 1,
+		"vault_quota_lease_count_counter":   1,
+		"vault_quota_lease_count_max":       1,
+	} {
+		if f := fams[name]; f == nil || sumCounter(f) != want {
+			t.Errorf("%s = %v, want %v", name, f, want)
+		}
+	}
+	rep, err := c.Logical().Read("sys/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := rep.Data["text"].(string)
+	for _, want := range []string{"QUOTAS", "Lease count tokens (auth/token/create): 1 of 1 (100%)", "Requests refused by quotas (24h): 2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}
