@@ -6,6 +6,7 @@
 //	vault.db          bbolt file holding the applied state (the FSM)
 //	raft/raft.db      raft log and stable store (raft-boltdb)
 //	raft/snapshots/   raft file snapshots of vault.db's content
+//	cluster-tls/      this node's cluster key and certificate, the cluster CA
 //
 // Writes are raft log entries (a batch of puts and deletes) and return once
 // applied to the local state; reads are served from the local bbolt file.
@@ -16,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,9 +48,23 @@ type Options struct {
 	// NodeID is the raft server ID. If empty, a random ID is generated
 	// once and kept in Path/node-id.
 	NodeID string
-	// ClusterAddr is the bind address of the raft TCP transport; it must
-	// be an address other nodes can reach. Empty means 127.0.0.1:0.
+	// ClusterAddr is the bind address of the cluster port (raft's
+	// transport); it must be an address other nodes can reach unless
+	// AdvertiseAddr is set. Empty means 127.0.0.1:0.
 	ClusterAddr string
+	// AdvertiseAddr is the host:port other nodes dial; empty means the
+	// bound address.
+	AdvertiseAddr string
+	// ClusterTLS serves raft and request forwarding on one port with
+	// mutual TLS, using certificates from the cluster's own CA (see
+	// InstallClusterCert). Without it raft uses plain TCP and there is no
+	// forwarding listener.
+	ClusterTLS bool
+	// DeferBootstrap keeps a node without raft state from bootstrapping a
+	// cluster at Open: Bootstrap (at initialisation) or a join does it.
+	DeferBootstrap bool
+	// Version is reported to the leader by this node's heartbeats.
+	Version string
 	// Logger receives storage and raft logs; raft's own Info messages are
 	// logged at Debug. Nil discards logs.
 	Logger *slog.Logger
@@ -63,10 +80,25 @@ type Backend struct {
 	raft      *raft.Raft
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
 	nodeID    string
 	retryJoin []RetryJoin
 	logger    *slog.Logger
+	dir       string
+	fast      bool
+	version   string
+
+	// cluster is set with Options.ClusterTLS.
+	cluster   *clusterListener
+	tls       *clusterTLS
+	forwardRT *http.Transport
+	httpSrv   *http.Server
+	pilot     *autopilot
+	// forwardHandler serves requests forwarded by other nodes.
+	forwardHandler atomic.Pointer[http.Handler]
+	stop      context.CancelFunc
+	bg        sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("raft storage: %w", err)
 	}
 
-	b := &Backend{nodeID: nodeID, retryJoin: opts.RetryJoin, logger: logger}
+	b := &Backend{nodeID: nodeID, retryJoin: opts.RetryJoin, logger: logger, dir: opts.Path, fast: opts.FastElection, version: opts.Version}
 	if err := b.start(opts, raftDir); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("raft storage: %w", err)
@@ -119,6 +151,9 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("raft storage: %w", err)
+	}
+	if b.tls != nil {
+		b.startCluster()
 	}
 	return b, nil
 }
@@ -142,12 +177,9 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	bind := opts.ClusterAddr
-	if bind == "" {
-		bind = "127.0.0.1:0"
-	}
-	if b.transport, err = raft.NewTCPTransportWithLogger(bind, nil, 3, 10*time.Second, hlog); err != nil {
-		return fmt.Errorf("raft transport on %s: %w", bind, err)
+	b.snaps = snaps
+	if err := b.openTransport(opts, hlog); err != nil {
+		return err
 	}
 
 	conf := raftConfig(raft.ServerID(b.nodeID), opts.FastElection, hlog)
@@ -165,6 +197,8 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	}
 	switch {
 	case hasState:
+	case opts.DeferBootstrap:
+		b.logger.Info("no raft state; waiting for initialisation or a join", "node_id", b.nodeID)
 	case len(opts.RetryJoin) > 0:
 		// A node that will join a cluster must not start one of its own:
 		// its first log entries would clash with the leader's.
@@ -200,6 +234,9 @@ func raftConfig(id raft.ServerID, fast bool, logger hclog.Logger) *raft.Config {
 	// applied (one bbolt transaction) as a batch.
 	conf.BatchApplyCh = true
 	conf.MaxAppendEntries = 256
+	// A removed node keeps its process and storage; it learns it is out
+	// of the cluster and stops taking part in elections.
+	conf.ShutdownOnRemove = false
 	return conf
 }
 
@@ -310,12 +347,23 @@ func loadNodeID(dir, configured string) (string, error) {
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error
+		if b.stop != nil {
+			b.stop()
+		}
 		if b.raft != nil {
 			errs = append(errs, b.raft.Shutdown().Error())
 		}
 		if b.transport != nil {
 			errs = append(errs, b.transport.Close())
 		}
+		if b.cluster != nil {
+			b.cluster.Close()
+			b.cluster.wg.Wait()
+		}
+		if b.forwardRT != nil {
+			b.forwardRT.CloseIdleConnections()
+		}
+		b.bg.Wait()
 		if b.logStore != nil {
 			errs = append(errs, b.logStore.Close())
 		}
