@@ -97,8 +97,8 @@ type Backend struct {
 	pilot     *autopilot
 	// forwardHandler serves requests forwarded by other nodes.
 	forwardHandler atomic.Pointer[http.Handler]
-	stop      context.CancelFunc
-	bg        sync.WaitGroup
+	stop           context.CancelFunc
+	bg             sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error

@@ -138,7 +138,7 @@ func (q *connQueue) Accept() (net.Conn, error) {
 }
 
 // Close closes the whole cluster listener.
-func (q *connQueue) Close() error  { return q.close() }
+func (q *connQueue) Close() error   { return q.close() }
 func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // streamLayer carries raft's transport over the cluster port.
