@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -106,4 +108,54 @@ func BenchmarkHTTPKVv2Read(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkKVv2ReadAudited is BenchmarkKVv2Read with one file audit
+// device enabled (compare the two for the audit overhead).
+func BenchmarkKVv2ReadAudited(b *testing.B) {
+	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": b.TempDir() + "/audit.log"},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	tok := benchToken(b, s)
+	seedKV(b, s, tok)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			handle(b, s, logical.ReadOperation, fmt.Sprintf("secret/data/k%d", n.Add(1)%100), tok, nil)
+		}
+	})
+}
+
+// BenchmarkTokenMemory creates 100,000 tokens with a TTL (each with its
+// lease) and reports the heap the server keeps per live token.
+func BenchmarkTokenMemory(b *testing.B) {
+	const tokens = 100_000
+	for i := 0; i < b.N; i++ {
+		s := testserver.Start(b, testserver.Options{})
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var wg sync.WaitGroup
+		per := tokens / 8
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < per; j++ {
+					handle(b, s, logical.UpdateOperation, "auth/token/create", s.RootToken, map[string]interface{}{"policies": []interface{}{"default"}, "ttl": "1h"})
+				}
+			}()
+		}
+		wg.Wait()
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/tokens, "B-heap/token")
+		s.Stop()
+	}
 }
