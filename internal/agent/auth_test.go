@@ -188,3 +188,48 @@ auto_auth {
 		t.Errorf("sink mode = %o, want the default %o", fi.Mode().Perm(), DefaultSinkMode)
 	}
 }
+
+func TestWrappedSecretID(t *testing.T) {
+	e := newEnv(t, "")
+	wrapping, err := e.s.Client.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapping.SetToken(e.s.RootToken)
+	wrapping.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	newWrapped := func() {
+		s, err := wrapping.Logical().Write("auth/approle/role/agent/secret-id", nil)
+		if err != nil || s.WrapInfo == nil {
+			t.Fatalf("wrapped secret ID: %v %+v", err, s)
+		}
+		writeFile(t, e.secretIDFile, s.WrapInfo.Token)
+	}
+	config := func(path, sink string, exitOnErr bool) string {
+		text := strings.Replace(e.approleBlock(sink), "remove_secret_id_file_after_reading = false",
+			"secret_id_response_wrapping_path = \""+path+"\"", 1)
+		if exitOnErr {
+			text = strings.Replace(text, `min_backoff = "100ms"`, "exit_on_err = true\n    min_backoff = \"100ms\"", 1)
+		}
+		return e.vaultBlock() + text
+	}
+
+	newWrapped()
+	sink := filepath.Join(e.dir, "token")
+	startAgent(t, config("auth/approle/role/agent/secret-id", sink, false), Options{})
+	tok := waitForFile(t, sink, 10*time.Second, nil)
+	if _, err := e.s.NewClient(tok).Auth().Token().LookupSelf(); err != nil {
+		t.Fatalf("token from a wrapped secret ID: %v", err)
+	}
+
+	// A wrapping token created elsewhere is refused before it is unwrapped.
+	newWrapped()
+	_, errc := startAgent(t, config("auth/approle/role/other/secret-id", filepath.Join(e.dir, "token2"), true), Options{})
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), `not at secret_id_response_wrapping_path "auth/approle/role/other/secret-id"`) {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wrapping token from another path was accepted")
+	}
+}

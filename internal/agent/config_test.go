@@ -340,3 +340,41 @@ func TestNewNeedsAToken(t *testing.T) {
 		t.Error("exit after auth without auto_auth was accepted")
 	}
 }
+
+func TestParseJSONConfig(t *testing.T) {
+	c, err := ParseConfig("agent.json", `{
+  "vault": {"address": "http://127.0.0.1:8200", "tls_skip_verify": "true"},
+  "auto_auth": {
+    "method": [{"type": "approle", "config": {"role_id_file_path": "/r", "remove_secret_id_file_after_reading": 0}}],
+    "sink": [{"type": "file", "config": {"path": "/s", "mode": "0600"}}]
+  },
+  "template": [
+    {"contents": "a", "destination": "/a", "command": ["/bin/true"]},
+    {"contents": "b", "destination": "/b"}
+  ],
+  "template_config": {"static_secret_render_interval": 90},
+  "listener": {"tcp": {"address": "127.0.0.1:8100", "tls_disable": true}},
+  "exit_after_auth": false
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Vault.TLSSkipVerify || c.AutoAuth.Method.RoleIDFile != "/r" || c.AutoAuth.Method.RemoveSecretIDFile ||
+		c.AutoAuth.Sinks[0].Mode != 0o600 || len(c.Templates) != 2 || c.Templates[0].Command[0] != "/bin/true" ||
+		c.TemplateConfig.StaticSecretRenderInterval != 90*time.Second || c.Listeners[0].Address != "127.0.0.1:8100" {
+		t.Errorf("JSON config decoded as %+v %+v %+v", c.Vault, c.AutoAuth.Method, c.TemplateConfig)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "90": 90 * time.Second, "2d": 48 * time.Hour, "1h30m": 90 * time.Minute, " 5s ": 5 * time.Second} {
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "xd", "99999999999999999999", "9999999999999999d"} {
+		if _, err := parseDuration(in); err == nil {
+			t.Errorf("parseDuration(%q) accepted", in)
+		}
+	}
+}

@@ -56,13 +56,14 @@ func pgDatabase(t *testing.T, e *env, ttl, maxTTL string) (dbName string) {
 		"username":       "postgres",
 		"password":       "unused-with-trust",
 		"allowed_roles":  "app",
+		// The tag lets the cleanup find users a failed test left behind.
+		"username_template": "v_{{.RoleName}}_" + tag + "_{{random 8}}",
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Logical().Write("database/roles/app", map[string]interface{}{
 		"db_name":             "pg",
 		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-		"username_template":   "v_{{.RoleName}}_" + tag + "_{{random 8}}",
 		"default_ttl":         ttl,
 		"max_ttl":             maxTTL,
 	}); err != nil {
