@@ -128,7 +128,7 @@ func setupAppRole(t *testing.T, c *api.Client) (roleID, secretID string) {
 }
 
 // setupPostgres configures the database engine for the local PostgreSQL,
-// or says why it cannot. With the SCRAM setup of scripts/pg-scram-setup.sh
+// or says why it cannot. With the SCRAM setup of scripts/setup-pg-scram.sh
 // the generated users must present their real password.
 func setupPostgres(t *testing.T, c *api.Client) (scram bool, skip string) {
 	t.Helper()

@@ -52,7 +52,14 @@ type Backend struct {
 
 	stats counters
 	creds *framework.Secret
+
+	// churnWarningTTL: role writes with a shorter default_ttl get a warning
+	// (mount option churn_warning_ttl, default 60s; 0 turns it off).
+	churnWarningTTL time.Duration
 }
+
+// defaultChurnWarningTTL is the default_ttl below which a role write warns.
+const defaultChurnWarningTTL = 60 * time.Second
 
 // Stats are the engine's counters since the mount was loaded.
 type Stats struct {
@@ -98,10 +105,18 @@ func newBackend(conf *logical.BackendConfig) *Backend {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	b := &Backend{
-		logger: logger,
-		system: conf.System,
-		now:    time.Now,
-		conns:  map[string]*dbConn{},
+		logger:          logger,
+		system:          conf.System,
+		now:             time.Now,
+		conns:           map[string]*dbConn{},
+		churnWarningTTL: defaultChurnWarningTTL,
+	}
+	if v, ok := conf.Config["churn_warning_ttl"]; ok {
+		if d, err := framework.ParseDurationSecond(v); err == nil && d >= 0 {
+			b.churnWarningTTL = d
+		} else {
+			logger.Warn("ignoring invalid mount option churn_warning_ttl; give seconds or a duration such as \"60s\"", "value", v)
+		}
 	}
 	b.creds = b.secretCreds()
 	b.Backend = &framework.Backend{

@@ -188,7 +188,7 @@ type testDB struct {
 	admin *sql.DB // superuser connection to the scratch database
 
 	// scram is true when pg_hba makes members of coffer_scram log in
-	// with scram-sha-256 (scripts/pg-scram-setup.sh), so passwords are
+	// with scram-sha-256 (scripts/setup-pg-scram.sh), so passwords are
 	// really checked for them.
 	scram bool
 

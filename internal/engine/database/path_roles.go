@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -133,7 +134,22 @@ func (b *Backend) writeRole(ctx context.Context, req *logical.Request, d *framew
 	if err := logical.PutJSON(ctx, req.Storage, rolePrefix+name, r); err != nil {
 		return nil, err
 	}
+	if w := b.churnWarning(r.defaultTTL()); w != "" {
+		return &logical.Response{Warnings: []string{w}}, nil
+	}
 	return nil, nil
+}
+
+// churnWarning explains what a very short default_ttl costs: every client
+// that keeps credentials asks for new ones each TTL, and each is a user
+// created and dropped on the database.
+func (b *Backend) churnWarning(ttl time.Duration) string {
+	if ttl <= 0 || b.churnWarningTTL <= 0 || ttl >= b.churnWarningTTL {
+		return ""
+	}
+	perHour := int(time.Hour / ttl)
+	return fmt.Sprintf("default_ttl %s is shorter than %s: each client that keeps credentials will create about %d database users per hour (one per TTL), each a CREATE and a DROP on the database; consider a longer default_ttl and renewing leases (mount option churn_warning_ttl sets this threshold)",
+		ttl, b.churnWarningTTL, perHour)
 }
 
 func (b *Backend) readRole(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -49,7 +49,7 @@ func TestPostgresSCRAMVerifierIsComputedClientSide(t *testing.T) {
 func TestPostgresSCRAMLogin(t *testing.T) {
 	h, d := pgHarness(t)
 	if !d.scram {
-		t.Skip("run scripts/pg-scram-setup.sh first: it makes members of coffer_scram log in with scram-sha-256, which this test needs")
+		t.Skip("run scripts/setup-pg-scram.sh first: it makes members of coffer_scram log in with scram-sha-256, which this test needs")
 	}
 	h.ok(logical.UpdateOperation, "config/pg", map[string]interface{}{"password_authentication": "scram-sha-256"})
 	h.ok(logical.UpdateOperation, "roles/app", map[string]interface{}{

@@ -341,7 +341,7 @@ func TestPostgresBadInput(t *testing.T) {
 	})
 	t.Run("wrong admin password", func(t *testing.T) {
 		if !d.scram {
-			t.Skip("needs scripts/pg-scram-setup.sh: under trust authentication PostgreSQL ignores passwords")
+			t.Skip("needs scripts/setup-pg-scram.sh: under trust authentication PostgreSQL ignores passwords")
 		}
 		admin := "adm-" + d.tag
 		d.exec(`CREATE ROLE "` + admin + `" LOGIN SUPERUSER PASSWORD 'right-one' IN ROLE coffer_scram`)
@@ -419,7 +419,7 @@ func TestPostgresRotateRoot(t *testing.T) {
 func TestPostgresRotateRootRollback(t *testing.T) {
 	h, d := pgHarness(t)
 	if !d.scram {
-		t.Skip("needs scripts/pg-scram-setup.sh: under trust authentication any admin password logs in")
+		t.Skip("needs scripts/setup-pg-scram.sh: under trust authentication any admin password logs in")
 	}
 	admin := "adm-" + d.tag
 	d.exec(`CREATE ROLE "` + admin + `" LOGIN SUPERUSER PASSWORD 'old-admin-pw' IN ROLE coffer_scram`)

@@ -57,7 +57,7 @@ func (b *Backend) rollbackCreds(ctx context.Context, s logical.Storage, w credsW
 	} else if role != nil {
 		stmts = role.RevocationStatements
 	}
-	if err := b.removeUser(ctx, s, w.DB, w.Role, w.Username, stmts, true); err != nil {
+	if _, err := b.removeUser(ctx, s, w.DB, w.Role, w.Username, stmts, true); err != nil {
 		return err
 	}
 	b.stats.rollbacks.Add(1)

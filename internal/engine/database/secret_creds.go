@@ -102,22 +102,27 @@ func (b *Backend) revokeCreds(ctx context.Context, req *logical.Request, _ *fram
 	if dbName == "" {
 		return nil, fmt.Errorf("error during revoke: could not find role with name %q or embedded db_name", roleName)
 	}
-	if err := b.removeUser(ctx, req.Storage, dbName, roleName, username, stmts, terminate); err != nil {
+	fallback, err := b.removeUser(ctx, req.Storage, dbName, roleName, username, stmts, terminate)
+	if err != nil {
 		return nil, err
 	}
 	b.stats.credsRevoked.Add(1)
+	if fallback {
+		// Tell the server the fallback cleanup ran (metrics and the report).
+		return &logical.Response{Data: map[string]interface{}{"fallback_cleanup": true}}, nil
+	}
 	return nil, nil
 }
 
 // removeUser deletes a user through its driver, verified, and accounts
-// for the outcome: a fallback is logged and counted; an error (the user
-// survived or the database is unreachable) is returned so the caller
-// retries.
-func (b *Backend) removeUser(ctx context.Context, s logical.Storage, dbName, role, username string, stmts []string, terminate bool) error {
+// for the outcome: a fallback is logged, counted and reported; an error
+// (the user survived or the database is unreachable) is returned so the
+// caller retries.
+func (b *Backend) removeUser(ctx context.Context, s logical.Storage, dbName, role, username string, stmts []string, terminate bool) (bool, error) {
 	conn, err := b.getConn(ctx, s, dbName)
 	if err != nil {
 		b.stats.failures.Add(1)
-		return fmt.Errorf("revoke user %q: %w", username, err)
+		return false, fmt.Errorf("revoke user %q: %w", username, err)
 	}
 	conn.mu.RLock()
 	resp, err := conn.driver.DeleteUser(ctx, dbplugin.DeleteUserRequest{Username: username, Statements: stmts, TerminateSessions: terminate})
@@ -132,9 +137,9 @@ func (b *Backend) removeUser(ctx context.Context, s logical.Storage, dbName, rol
 		b.stats.failures.Add(1)
 		err = conn.scrub(err)
 		b.logger.Error("database user revocation failed; it will be retried", "db", dbName, "role", role, "username", username, "error", err)
-		return fmt.Errorf("revoke user %q on database %q: %w", username, dbName, err)
+		return resp.Fallback, fmt.Errorf("revoke user %q on database %q: %w", username, dbName, err)
 	}
-	return nil
+	return resp.Fallback, nil
 }
 
 // toStrings reads a []string stored in lease internal data, which comes
