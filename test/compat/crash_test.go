@@ -1,0 +1,152 @@
+package compat_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
+)
+
+// TestCrashBetweenUserAndLease kills the server (SIGKILL) after it created
+// a PostgreSQL user but before the user's lease was stored; after restart
+// and unseal the user is dropped: no orphan survives a crash.
+func TestCrashBetweenUserAndLease(t *testing.T) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgAdminURL)
+	if err != nil {
+		t.Fatalf("PostgreSQL: %v", err)
+	}
+	defer admin.Close(ctx)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db := "coffer_crash_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+
+	bin := t.TempDir()
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "coffer"), "./cmd/coffer")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	work := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf("storage \"raft\" {\n path = %q\n node_id = \"n1\"\n}\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n}\ndisable_mlock = true\n", filepath.Join(work, "data"), addr)
+	cfgPath := filepath.Join(work, "c.hcl")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pauseFile := filepath.Join(work, "paused-user")
+	start := func(pause bool) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "coffer"), "server", "-config="+cfgPath)
+		cmd.Env = append(os.Environ(), "HOME="+work)
+		if pause {
+			cmd.Env = append(cmd.Env, "COFFER_TEST_DB_PAUSE_AFTER_CREATE="+pauseFile)
+		}
+		logf, _ := os.OpenFile(filepath.Join(work, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		return cmd
+	}
+	conf := api.DefaultConfig()
+	conf.Address = "http://" + addr
+	conf.MaxRetries = 0
+	c, _ := api.NewClient(conf)
+	waitUp := func() {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := c.Sys().SealStatus(); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				b, _ := os.ReadFile(filepath.Join(work, "server.log"))
+				t.Fatalf("server did not start:\n%s", b)
+			}
+		}
+	}
+
+	srv := start(true)
+	waitUp()
+	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(init.RootToken)
+	if err := c.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{
+		"plugin_name": "postgresql-database-plugin", "allowed_roles": "r",
+		"connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/" + db + "?sslmode=disable",
+		"username":       "postgres", "password": "x",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/roles/r", map[string]interface{}{
+		"db_name": "pg", "default_ttl": "1h",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = c.Logical().Read("database/creds/r") }() // blocks in the pause
+	var user string
+	for deadline := time.Now().Add(15 * time.Second); user == ""; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(pauseFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			user = strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the creds request never reached the pause after user creation")
+		}
+	}
+	exists := func() bool {
+		var n int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", user).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if !exists() {
+		t.Fatalf("user %s should exist while the request is paused", user)
+	}
+	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = srv.Process.Wait()
+
+	start(false)
+	waitUp()
+	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); exists(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(work, "server.log"))
+			t.Fatalf("orphaned user %s still exists 20s after restart:\n%s", user, b)
+		}
+	}
+	if leases, _ := c.Logical().List("sys/leases/lookup/database/creds/r/"); leases != nil {
+		t.Fatalf("a lease exists for a request that never completed: %v", leases.Data)
+	}
+}
