@@ -33,7 +33,12 @@ type fixture struct {
 	roleID, secretID string
 }
 
-func setup(t *testing.T, ttl, maxTTL string) *fixture {
+func setup(t *testing.T, ttl, maxTTL string) *fixture { return setupTB(t, ttl, maxTTL) }
+
+// setupB is the fixture for benchmarks (long TTLs).
+func setupB(b *testing.B) *fixture { return setupTB(b, "1h", "24h") }
+
+func setupTB(t testing.TB, ttl, maxTTL string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, pgAdminURL)
