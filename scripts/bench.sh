@@ -16,6 +16,7 @@
 #   PPROF_ADDR=127.0.0.1:6060        profiling listener (with -pprof)
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 #   OUT=<dir>                        keep reports, logs (and profiles) here
+#   LOADGEN_FLAGS="-pg-table"        further loadgen flags (go run ./tools/loadgen -h)
 #   -pprof                           also fetch CPU, allocs, mutex, block and heap
 #                                    profiles of each workload into $OUT/pprof-run<N>/
 #                                    (profiling slows the server: do not quote these figures)
@@ -29,8 +30,9 @@ ADDR=${ADDR:-127.0.0.1:8291}
 PPROF_ADDR=${PPROF_ADDR:-127.0.0.1:6060}
 PPROF=0
 OUT=${OUT:-}
+read -r -a extra_flags <<<"${LOADGEN_FLAGS:-}"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -pprof|--pprof) PPROF=1 ;;
@@ -132,7 +134,7 @@ EOF
   fi
   sleep 1 # let the unsealed server settle before the idle memory sample
   VAULT_TOKEN=$token "$work/loadgen" -addr "http://$ADDR" -workers "$WORKERS" -duration "$DURATION" \
-    -workload "$WORKLOADS" -server-pid "$SERVER_PID" -out "$OUT/run$run.json" "${pprof_args[@]}" \
+    -workload "$WORKLOADS" -server-pid "$SERVER_PID" -out "$OUT/run$run.json" "${pprof_args[@]}" "${extra_flags[@]}" \
     >"$OUT/run$run.txt" &
   LOADGEN_PID=$!
   rc=0

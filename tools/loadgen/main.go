@@ -40,6 +40,7 @@ type options struct {
 	out       string
 	serverPID int
 	pgURL     string
+	pgTable   bool
 	pprofURL  string
 	pprofDir  string
 	cleanup   bool
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "", "Also write the JSON report to this file.")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "Server process id; VmRSS and VmHWM are sampled from /proc before the first and after each workload.")
 	fs.StringVar(&o.pgURL, "pg-url", envOr("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL admin connection for the postgres workloads; they use a database \"coffer_bench\" next to it.")
+	fs.BoolVar(&o.pgTable, "pg-table", false, "Give the postgres workloads' schema one table, so that each user's GRANT updates its ACL (a heavier variant than the common suite's empty schema).")
 	fs.StringVar(&o.pprofURL, "pprof-url", "", "Base URL of the server's pprof endpoint; when set, CPU, allocs, mutex and block profiles are fetched during each server workload.")
 	fs.StringVar(&o.pprofDir, "pprof-dir", "pprof", "Directory for fetched profiles.")
 	fs.BoolVar(&o.cleanup, "cleanup", true, "Unmount each workload's mounts after it ran (database roles are always dropped).")
@@ -166,7 +168,7 @@ func runLoad(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	e := &env{api: api, pgURL: o.pgURL, noopURL: o.noopURL, id: randomID(), workers: o.workers, log: stderr, cleanup: o.cleanup}
+	e := &env{api: api, pgURL: o.pgURL, pgTable: o.pgTable, noopURL: o.noopURL, id: randomID(), workers: o.workers, log: stderr, cleanup: o.cleanup}
 	rep := &Report{Runs: 1, Workers: o.workers, Duration: o.duration.Seconds()}
 	if o.serverPID > 0 {
 		m, err := sampleMemory(o.serverPID)

@@ -17,9 +17,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// benchDB is the database the postgres workloads create users in. It holds
-// one table, so that "GRANT SELECT ON ALL TABLES IN SCHEMA public" grants
-// something.
+// benchDB is the database the postgres workloads create users in. Its
+// public schema is empty, as in the common benchmark suite, unless
+// -pg-table asks for one table; then every user's "GRANT SELECT ON ALL
+// TABLES IN SCHEMA public" updates that table's ACL, concurrent GRANTs
+// conflict, and PostgreSQL refuses further grants once the ACL no longer
+// fits in its pg_class row (a few thousand grantees).
 const benchDB = "coffer_bench"
 
 // pgMaxConns is the database engine's max_open_connections in the
@@ -33,8 +36,9 @@ var creationStatements = []string{
 }
 
 // benchConfig returns the connection settings for benchDB, creating the
-// database and its table when missing.
-func benchConfig(ctx context.Context, adminURL string) (*pgx.ConnConfig, error) {
+// database when missing and the table when withTable (dropping it
+// otherwise).
+func benchConfig(ctx context.Context, adminURL string, withTable bool) (*pgx.ConnConfig, error) {
 	admin, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -56,8 +60,12 @@ func benchConfig(ctx context.Context, adminURL string) (*pgx.ConnConfig, error) 
 		return nil, fmt.Errorf("connect to %s: %w", benchDB, err)
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	if _, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS public.bench_items (id int PRIMARY KEY, name text)"); err != nil {
-		return nil, fmt.Errorf("create table in %s: %w", benchDB, err)
+	q := "DROP TABLE IF EXISTS public.bench_items"
+	if withTable {
+		q = "CREATE TABLE IF NOT EXISTS public.bench_items (id int PRIMARY KEY, name text)"
+	}
+	if _, err := c.Exec(ctx, q); err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", benchDB, err)
 	}
 	return cfg, nil
 }
@@ -97,7 +105,7 @@ func dropRoles(ctx context.Context, cfg *pgx.ConnConfig, marker string) (int, er
 // and reads creds from it. Teardown unmounts (which revokes every lease)
 // and then drops whatever users of this run are still there.
 func setupPostgresCreds(ctx context.Context, e *env) (*instance, error) {
-	cfg, err := benchConfig(ctx, e.pgURL)
+	cfg, err := benchConfig(ctx, e.pgURL, e.pgTable)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +156,7 @@ func setupPostgresCreds(ctx context.Context, e *env) (*instance, error) {
 // The users are dropped at teardown, as postgres-creds drops its users
 // when its mount is removed.
 func setupPostgresDirect(ctx context.Context, e *env) (*instance, error) {
-	cfg, err := benchConfig(ctx, e.pgURL)
+	cfg, err := benchConfig(ctx, e.pgURL, e.pgTable)
 	if err != nil {
 		return nil, err
 	}

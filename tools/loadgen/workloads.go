@@ -15,6 +15,7 @@ import (
 type env struct {
 	api     *apiClient
 	pgURL   string
+	pgTable bool
 	noopURL string
 	// id is unique per run; mounts and roles carry it.
 	id      string
