@@ -32,7 +32,7 @@ PPROF=0
 OUT=${OUT:-}
 read -r -a extra_flags <<<"${LOADGEN_FLAGS:-}"
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -pprof|--pprof) PPROF=1 ;;
