@@ -160,3 +160,46 @@ func BenchmarkTokenMemory(b *testing.B) {
 		s.Stop()
 	}
 }
+
+// BenchmarkHTTPKVv2ReadAudited is BenchmarkHTTPKVv2Read with one file
+// audit device enabled.
+func BenchmarkHTTPKVv2ReadAudited(b *testing.B) {
+	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": b.TempDir() + "/audit.log"},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	tok := benchToken(b, s)
+	seedKV(b, s, tok)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := s.NewClient(tok)
+		for pb.Next() {
+			if _, err := c.Logical().Read(fmt.Sprintf("secret/data/k%d", n.Add(1)%100)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkKVv2ReadRateLimited is BenchmarkKVv2Read with a global
+// rate-limit quota far above the load (the cost of the quota check).
+func BenchmarkKVv2ReadRateLimited(b *testing.B) {
+	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
+	if _, err := s.Client.Logical().Write("sys/quotas/rate-limit/global", map[string]interface{}{"rate": 1e9}); err != nil {
+		b.Fatal(err)
+	}
+	tok := benchToken(b, s)
+	seedKV(b, s, tok)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			handle(b, s, logical.ReadOperation, fmt.Sprintf("secret/data/k%d", n.Add(1)%100), tok, nil)
+		}
+	})
+}
