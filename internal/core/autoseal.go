@@ -110,6 +110,9 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	if c.conf.Seal == nil || !c.Sealed() {
 		return nil
 	}
+	if c.joinPending() {
+		return c.autoCompleteJoin(ctx)
+	}
 	sc, err := c.sealConfig(ctx)
 	if err != nil || sc == nil {
 		return err
@@ -158,9 +161,11 @@ func (c *Core) migrateToAuto(ctx context.Context, sc *seal.Config, oldRoot []byt
 		c.barrier.Seal()
 		return fmt.Errorf("seal migration to %s: %w", c.conf.Seal.Type(), err)
 	}
-	if err := c.postUnseal(ctx); err != nil {
+	c.setRootKey(newRoot)
+	if err := c.activateAfterUnseal(ctx); err != nil {
 		c.preSeal()
 		c.barrier.Seal()
+		c.forgetRootKey()
 		return fmt.Errorf("post-unseal setup: %w", err)
 	}
 	c.sealed = false
@@ -195,9 +200,11 @@ func (c *Core) migrateToShamir(ctx context.Context, sc *seal.Config, recovery []
 	}
 	_ = c.phys.Delete(ctx, sealedRootKeyPath)
 	_ = c.barrier.View("core/").Delete(ctx, recoveryKeyKey)
-	if err := c.postUnseal(ctx); err != nil {
+	c.setRootKey(recovery)
+	if err := c.activateAfterUnseal(ctx); err != nil {
 		c.preSeal()
 		c.barrier.Seal()
+		c.forgetRootKey()
 		return fmt.Errorf("post-unseal setup: %w", err)
 	}
 	c.sealed = false

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/router"
 	"github.com/coffer-dev/coffer/internal/seal"
 	"github.com/coffer-dev/coffer/internal/storage"
+	raftstore "github.com/coffer-dev/coffer/internal/storage/raft"
 	"github.com/coffer-dev/coffer/internal/token"
 )
 
@@ -55,6 +56,13 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// HAStatus describes the cluster for the report ("Standalone" when nil).
 	HAStatus func() string
+	// Raft is the raft storage when Physical is raft with a cluster port:
+	// the node is then part of a highly available cluster in which the
+	// raft leader is the active node and the others are standbys.
+	Raft *raftstore.Backend
+	// JoinRetryInterval is the pause between rounds of retry_join
+	// attempts (default 2s).
+	JoinRetryInterval time.Duration
 }
 
 // Core is one server's state.
@@ -93,6 +101,11 @@ type Core struct {
 
 	clusterID string
 	bgWG      sync.WaitGroup
+
+	ha haState
+	// lifeCtx ends at Shutdown; it bounds the HA and join loops.
+	lifeCtx    context.Context
+	lifeCancel context.CancelFunc
 	// migrations remembers finished mount moves for sys/remount/status.
 	migrations sync.Map
 	// quotaView lets metrics scrapes read quota usage without the state lock.
@@ -128,10 +141,15 @@ func New(conf Config) (*Core, error) {
 		now:     conf.Now,
 		sealed:  true,
 	}
+	c.lifeCtx, c.lifeCancel = context.WithCancel(context.Background())
 	if conf.Metrics != nil {
 		if err := conf.Metrics.Registerer().Register(newQuotaCollector(c)); err != nil {
 			return nil, fmt.Errorf("register quota metrics: %w", err)
 		}
+	}
+	if conf.Raft != nil {
+		c.bgWG.Add(1)
+		go c.haLoop(c.lifeCtx)
 	}
 	return c, nil
 }
@@ -143,8 +161,12 @@ func (c *Core) Sealed() bool {
 	return c.sealed
 }
 
-// Initialized reports whether the storage holds an initialised barrier.
+// Initialized reports whether the storage holds an initialised barrier,
+// or a join to an initialised cluster is waiting for the unseal keys.
 func (c *Core) Initialized(ctx context.Context) (bool, error) {
+	if c.joinPending() {
+		return true, nil
+	}
 	return c.barrier.Initialized(ctx)
 }
 
@@ -162,7 +184,16 @@ func (c *Core) ClusterID() string {
 }
 
 // APIAddr returns the advertised API address.
-func (c *Core) APIAddr() string { return c.conf.APIAddr }
+func (c *Core) APIAddr() string {
+	if p := c.ha.apiAddr.Load(); p != nil {
+		return *p
+	}
+	return c.conf.APIAddr
+}
+
+// SetAPIAddr replaces the advertised API address (once a listener on
+// port 0 knows its real port).
+func (c *Core) SetAPIAddr(addr string) { c.ha.apiAddr.Store(&addr) }
 
 // Logger returns the core's logger.
 func (c *Core) Logger() *slog.Logger { return c.logger }

@@ -120,6 +120,7 @@ func (c *Core) RekeyUpdate(ctx context.Context, key []byte, nonce string) (*Reke
 		if err := c.barrier.SetRootKey(ctx, newKey); err != nil {
 			return nil, err
 		}
+		c.rootKeyChanged(ctx, newKey)
 		nsc.SecretShares, nsc.SecretThreshold = r.shares, r.threshold
 	}
 	if err := c.putSealConfig(ctx, &nsc); err != nil {

@@ -31,10 +31,23 @@ func (*invalidTokenError) Unwrap() []error {
 // token, ACL, routing, then lease registration and token creation for
 // the response.
 func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	resp, err := c.handleRequest(ctx, req)
+	if c.ha.reload.CompareAndSwap(true, false) {
+		// A snapshot was restored: rebuild the active state from it before
+		// answering, so the next request sees the restored data.
+		c.reloadActive(context.Background())
+	}
+	return resp, err
+}
+
+func (c *Core) handleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
 	if c.sealed {
 		return nil, logical.ErrSealed
+	}
+	if c.ha.standby {
+		return nil, ErrNotActive
 	}
 	if req.ID == "" {
 		req.ID = RequestID()

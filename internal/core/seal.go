@@ -91,7 +91,7 @@ func (c *Core) SealStatus(ctx context.Context) (*SealStatus, error) {
 	if !init {
 		return st, nil
 	}
-	sc, err := c.sealConfig(ctx)
+	sc, err := c.sealConfigOrJoin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +137,11 @@ func (c *Core) initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if err != nil {
 		return nil, err
 	}
-	if init {
+	if init || c.joinPending() {
 		return nil, logical.InvalidRequest("Vault is already initialized")
+	}
+	if err := c.bootstrapRaft(ctx); err != nil {
+		return nil, err
 	}
 	auto := c.conf.Seal != nil
 	sc := &seal.Config{Type: seal.TypeShamir, SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold}
@@ -195,6 +198,9 @@ func (c *Core) initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if err := c.persistClusterID(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.initCluster(ctx, rootKey); err != nil {
+		return nil, err
+	}
 	te, err := c.tokens.CreateRoot(ctx, req.RootTokenID)
 	if err != nil {
 		return nil, fmt.Errorf("create root token: %w", err)
@@ -245,7 +251,7 @@ func (c *Core) UnsealMigrate(ctx context.Context, key []byte, migrate bool) (boo
 	if !c.Sealed() {
 		return true, nil
 	}
-	sc, err := c.sealConfig(ctx)
+	sc, err := c.sealConfigOrJoin(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -300,11 +306,13 @@ func (c *Core) UnsealMigrate(ctx context.Context, key []byte, migrate bool) (boo
 			return false, logical.InvalidRequest("unseal failed: %v; progress was reset", err)
 		}
 	}
-	switch mig {
-	case migrateToAuto:
+	switch {
+	case mig == migrateToAuto:
 		err = c.migrateToAuto(ctx, sc, combined)
-	case migrateToShamir:
+	case mig == migrateToShamir:
 		err = c.migrateToShamir(ctx, sc, combined)
+	case c.joinPending():
+		err = c.completeJoin(ctx, combined)
 	default:
 		err = c.unsealWithRootKey(ctx, combined)
 	}
@@ -333,9 +341,11 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		}
 		return fmt.Errorf("unseal barrier: %w", err)
 	}
-	if err := c.postUnseal(ctx); err != nil {
+	c.setRootKey(rootKey)
+	if err := c.activateAfterUnseal(ctx); err != nil {
 		c.preSeal()
 		c.barrier.Seal()
+		c.forgetRootKey()
 		return fmt.Errorf("post-unseal setup: %w", err)
 	}
 	c.sealed = false
@@ -352,6 +362,7 @@ func (c *Core) Seal(ctx context.Context) error {
 	}
 	c.preSeal()
 	c.barrier.Seal()
+	c.forgetRootKey()
 	c.sealed = true
 	c.logger.Info("server sealed")
 	return nil
@@ -359,6 +370,7 @@ func (c *Core) Seal(ctx context.Context) error {
 
 // Shutdown seals the core and waits for background work.
 func (c *Core) Shutdown(ctx context.Context) error {
+	c.lifeCancel()
 	err := c.Seal(ctx)
 	c.bgWG.Wait()
 	return err

@@ -24,6 +24,7 @@ func (c *Core) newSystemBackend() logical.Backend {
 	paths = append(paths, c.metricsPaths()...)
 	paths = append(paths, lease.Paths(c.leases)...)
 	paths = append(paths, audit.Paths(c.audit)...)
+	paths = append(paths, c.raftPaths()...)
 	return &framework.Backend{
 		Help:        "The system backend is built into the server and cannot be remounted or disabled. It configures the server itself.",
 		Paths:       paths,
@@ -33,11 +34,11 @@ func (c *Core) newSystemBackend() logical.Backend {
 				"auth/*", "remount", "audit", "audit/*", "raw", "raw/*", "rotate", "rotate/*",
 				"revoke-prefix/*", "revoke-force/*", "leases/revoke-prefix/*", "leases/revoke-force/*",
 				"leases/lookup/*", "leases", "storage/raft/snapshot", "storage/raft/snapshot-force",
-				"config/auditing/*", "plugins/catalog/*", "internal/inspect/*",
+				"config/auditing/*", "plugins/catalog/*", "internal/inspect/*", "step-down",
 			},
 			Unauthenticated: []string{
 				"wrapping/lookup", "wrapping/pubkey", "internal/ui/mounts", "internal/ui/mounts/*",
-				"internal/specs/openapi",
+				"internal/specs/openapi", "storage/raft/bootstrap/challenge", "storage/raft/bootstrap/answer",
 			},
 		},
 	}

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/core"
@@ -28,12 +29,16 @@ type Options struct {
 	UnauthenticatedMetrics bool
 	// UI serves /ui/ when set (the web console).
 	UI http.Handler
+	// Forward carries requests to the active node's cluster port; when
+	// set, a standby forwards every request it does not answer itself.
+	Forward http.RoundTripper
 }
 
 type handler struct {
-	core *core.Core
-	opts Options
-	mux  *http.ServeMux
+	core  *core.Core
+	opts  Options
+	mux   *http.ServeMux
+	proxy *httputil.ReverseProxy
 }
 
 // New returns the API handler for a core.
@@ -45,6 +50,9 @@ func New(c *core.Core, opts Options) http.Handler {
 		opts.Logger = slog.Default()
 	}
 	h := &handler{core: c, opts: opts, mux: http.NewServeMux()}
+	if opts.Forward != nil {
+		h.proxy = newProxy(opts.Forward)
+	}
 	h.mux.HandleFunc("/v1/sys/init", h.handleInit)
 	h.mux.HandleFunc("/v1/sys/seal-status", h.handleSealStatus)
 	h.mux.HandleFunc("/v1/sys/unseal", h.handleUnseal)
@@ -55,6 +63,7 @@ func New(c *core.Core, opts Options) http.Handler {
 	h.mux.HandleFunc("/v1/sys/generate-root/update", h.handleRootGenUpdate)
 	h.mux.HandleFunc("/v1/sys/rekey/init", h.handleRekeyInit)
 	h.mux.HandleFunc("/v1/sys/rekey/update", h.handleRekeyUpdate)
+	h.mux.HandleFunc("/v1/sys/storage/raft/join", h.handleRaftJoin)
 	if opts.UnauthenticatedMetrics {
 		h.mux.HandleFunc("/v1/sys/metrics", h.handleMetrics)
 	}
@@ -77,12 +86,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respondErrorStatus(w, http.StatusNotFound)
 		return
 	}
-	if err := validPath(strings.TrimPrefix(r.URL.Path, "/v1/")); err != nil {
+	path := strings.TrimPrefix(r.URL.Path, "/v1/")
+	if err := validPath(path); err != nil {
 		respondError(w, err)
 		return
 	}
-	if h.opts.MaxRequestSize > 0 && r.Body != nil {
+	if h.opts.MaxRequestSize > 0 && r.Body != nil && !isSnapshotUpload(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxRequestSize)
+	}
+	if h.forwardIfStandby(w, r, path) {
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -183,8 +183,10 @@ func (h *handler) handleLogical(w http.ResponseWriter, r *http.Request) {
 		Connection:  &logical.Connection{RemoteAddr: r.RemoteAddr},
 		Headers:     r.Header,
 	}
-	switch op {
-	case logical.ReadOperation, logical.ListOperation, logical.HelpOperation:
+	switch {
+	case op == logical.UpdateOperation && isSnapshotUpload(r):
+		req.Data = map[string]interface{}{core.SnapshotBodyKey: r.Body}
+	case op == logical.ReadOperation, op == logical.ListOperation, op == logical.HelpOperation:
 		req.Data = queryData(r)
 	default:
 		data, err := readBody(r, h.opts.MaxRequestSize)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/logical"
+	"github.com/coffer-dev/coffer/internal/storage"
 )
 
 // errorBody is Vault's error envelope.
@@ -18,7 +19,7 @@ type errorBody struct {
 // errors become status codes.
 func statusFor(err error) int {
 	switch {
-	case errors.Is(err, logical.ErrSealed), errors.Is(err, logical.ErrStandby):
+	case errors.Is(err, logical.ErrSealed), errors.Is(err, logical.ErrStandby), errors.Is(err, storage.ErrReadOnly):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, logical.ErrPermissionDenied):
 		return http.StatusForbidden
@@ -46,6 +47,9 @@ func errorMessages(err error) []string {
 		return []string{ce.Msg}
 	case errors.Is(err, logical.ErrSealed):
 		return []string{"Vault is sealed"}
+	case errors.Is(err, storage.ErrReadOnly):
+		// A write reached storage on a node that lost raft leadership.
+		return []string{"node is not active"}
 	case errors.Is(err, logical.ErrPermissionDenied):
 		if errors.Is(err, logical.ErrInvalidToken) {
 			return []string{"permission denied", "invalid token"}

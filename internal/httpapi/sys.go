@@ -186,15 +186,18 @@ func (h *handler) handleHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sealed := h.core.Sealed()
+	standby := !sealed && h.core.Standby()
 	code := healthCode(r, "activecode", http.StatusOK)
 	switch {
 	case !init:
 		code = healthCode(r, "uninitcode", http.StatusNotImplemented)
 	case sealed:
 		code = healthCode(r, "sealedcode", http.StatusServiceUnavailable)
+	case standby && !queryTrue(r, "standbyok"):
+		code = healthCode(r, "standbycode", http.StatusTooManyRequests)
 	}
 	body := map[string]interface{}{
-		"initialized": init, "sealed": sealed, "standby": false, "performance_standby": false,
+		"initialized": init, "sealed": sealed, "standby": standby, "performance_standby": false,
 		"replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
 		"server_time_utc": time.Now().Unix(), "version": h.opts.Version, "enterprise": false,
 		"echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0,
@@ -209,21 +212,16 @@ func (h *handler) handleHealth(w http.ResponseWriter, r *http.Request) {
 	respondJSON(w, code, body)
 }
 
-func (h *handler) handleLeader(w http.ResponseWriter, r *http.Request) {
-	if methodNotAllowed(w, r, http.MethodGet) {
-		return
+// queryTrue reports whether a boolean query parameter is set ("standbyok",
+// "standbyok=true").
+func queryTrue(r *http.Request, name string) bool {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return false
 	}
-	if h.core.Sealed() {
-		respondError(w, logical.ErrSealed)
-		return
+	if len(v) == 0 || v[0] == "" {
+		return true
 	}
-	addr := ""
-	if h.opts.HAEnabled {
-		addr = h.core.APIAddr()
-	}
-	respondJSON(w, http.StatusOK, map[string]interface{}{
-		"ha_enabled": h.opts.HAEnabled, "is_self": h.opts.HAEnabled, "active_time": time.Time{}.Format(time.RFC3339),
-		"leader_address": addr, "leader_cluster_address": "", "performance_standby": false,
-		"performance_standby_last_remote_wal": 0,
-	})
+	b, err := strconv.ParseBool(v[0])
+	return err == nil && b
 }

@@ -56,6 +56,8 @@ type Server struct {
 	seal       seal.Seal
 	stopUnseal context.CancelFunc
 	metrics    *metrics.Metrics
+	// raft is set with raft storage.
+	raft *raft.Backend
 }
 
 type listener struct {
@@ -79,23 +81,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	case config.StorageInmem:
 		s.store = inmem.New()
 	case config.StorageRaft:
-		clusterAddr := ""
-		for _, l := range cfg.Listeners {
-			if l.ClusterAddress != "" {
-				clusterAddr = l.ClusterAddress
-			}
+		bind, advertise, err := clusterAddrs(cfg)
+		if err != nil {
+			return nil, err
 		}
 		rb, err := raft.Open(ctx, raft.Options{
-			Path:         cfg.Storage.Path,
-			NodeID:       cfg.Storage.NodeID,
-			ClusterAddr:  clusterAddr,
-			Logger:       logger.With("component", "raft"),
-			FastElection: opts.FastRaft,
+			Path:           cfg.Storage.Path,
+			NodeID:         cfg.Storage.NodeID,
+			ClusterAddr:    bind,
+			AdvertiseAddr:  advertise,
+			ClusterTLS:     true,
+			DeferBootstrap: true,
+			Version:        version.Full(),
+			Logger:         logger.With("component", "raft"),
+			FastElection:   opts.FastRaft,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open raft storage at %s: %w", cfg.Storage.Path, err)
 		}
-		s.store, s.closer = rb, rb
+		s.store, s.closer, s.raft = rb, rb, rb
 	default:
 		return nil, fmt.Errorf("unsupported storage type %q; accepted: raft, inmem", cfg.Storage.Type)
 	}
@@ -122,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		m = metrics.New(metrics.Options{DisableHostname: t.DisableHostname, RetentionTime: t.PrometheusRetentionTime, ClusterName: cfg.ClusterName})
 	}
 	s.metrics = m
-	c, err := core.New(core.Config{
+	cc := core.Config{
 		Metrics:         m,
 		AuditDevices:    audits,
 		Seal:            activeSeal,
@@ -137,12 +141,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		ClusterName:     cfg.ClusterName,
 		APIAddr:         apiAddr,
 		LeaseOptions:    opts.LeaseOptions,
-	})
+		Raft:            s.raft,
+		HAStatus:        s.haStatus,
+	}
+	if opts.FastRaft {
+		cc.JoinRetryInterval = 200 * time.Millisecond
+	}
+	c, err := core.New(cc)
 	if err != nil {
 		s.closeStorage()
 		return nil, err
 	}
 	s.Core = c
+	if s.raft != nil {
+		s.raft.ServeForwarded(httpapi.ForwardedHandler(s.apiHandler(firstListener(cfg))))
+	}
 	return s, nil
 }
 
@@ -193,15 +206,7 @@ func (s *Server) Listen() error {
 		}
 		l.ln = ln
 		l.srv = &http.Server{
-			Handler: httpapi.New(s.Core, httpapi.Options{
-				MaxRequestSize:         lc.MaxRequestSize,
-				Logger:                 s.logger,
-				Version:                version.Full(),
-				BuildDate:              version.BuildDate,
-				HAEnabled:              s.Config.Storage.Type == config.StorageRaft,
-				UnauthenticatedMetrics: lc.UnauthenticatedMetricsAccess,
-				UI:                     ui.HandlerIf(s.Config.UI),
-			}),
+			Handler:           s.apiHandler(lc),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		}
@@ -216,7 +221,37 @@ func (s *Server) Listen() error {
 			}
 		}()
 	}
-	return nil
+	if s.Config.APIAddr == "" && len(s.Config.Listeners) > 0 {
+		// With port 0 only now is the real address known.
+		s.Core.SetAPIAddr(s.URL())
+	}
+	return s.startRetryJoin()
+}
+
+// apiHandler is the HTTP API for a listener's settings.
+func (s *Server) apiHandler(lc *config.Listener) http.Handler {
+	opts := httpapi.Options{
+		Logger:    s.logger,
+		Version:   version.Full(),
+		BuildDate: version.BuildDate,
+		HAEnabled: s.Config.Storage.Type == config.StorageRaft,
+		UI:        ui.HandlerIf(s.Config.UI),
+	}
+	if lc != nil {
+		opts.MaxRequestSize = lc.MaxRequestSize
+		opts.UnauthenticatedMetrics = lc.UnauthenticatedMetricsAccess
+	}
+	if s.raft != nil {
+		opts.Forward = s.raft.ForwardTransport()
+	}
+	return httpapi.New(s.Core, opts)
+}
+
+func firstListener(cfg *config.Config) *config.Listener {
+	if len(cfg.Listeners) == 0 {
+		return nil
+	}
+	return cfg.Listeners[0]
 }
 
 func (l *listener) loadCert() error {
@@ -322,8 +357,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Kill closes everything at once, without waiting (crash-like stop for tests).
+// Kill closes everything at once, without waiting (crash-like stop for
+// tests): storage goes first, so nothing the core does while stopping
+// reaches the cluster.
 func (s *Server) Kill() {
+	s.closeStorage()
 	s.mu.Lock()
 	ls := s.listeners
 	s.listeners = nil
@@ -335,5 +373,4 @@ func (s *Server) Kill() {
 		s.stopUnseal()
 	}
 	_ = s.Core.Shutdown(context.Background())
-	s.closeStorage()
 }

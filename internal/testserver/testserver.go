@@ -44,6 +44,14 @@ type Options struct {
 	Seals []*config.Seal
 	// Telemetry enables metrics (sys/metrics).
 	Telemetry *config.Telemetry
+	// NodeID is the raft node ID (default "node1").
+	NodeID string
+	// ClusterAddr is the cluster port (raft storage); empty picks a free
+	// loopback port, kept across restarts.
+	ClusterAddr string
+	// RetryJoin makes the node join these leaders at start instead of
+	// being initialised (raft storage).
+	RetryJoin []*config.RetryJoin
 }
 
 // Server is a running test server.
@@ -95,11 +103,18 @@ func Start(t testing.TB, opts Options) *Server {
 		cfg.MaxLeaseTTL = 768 * time.Hour
 	}
 	if opts.DataDir != "" {
-		cfg.Storage = &config.Storage{Type: config.StorageRaft, Path: opts.DataDir, NodeID: "node1"}
+		if opts.NodeID == "" {
+			opts.NodeID = "node1"
+		}
+		if opts.ClusterAddr == "" {
+			opts.ClusterAddr = FreeAddr(t)
+		}
+		cfg.Storage = &config.Storage{Type: config.StorageRaft, Path: opts.DataDir, NodeID: opts.NodeID, RetryJoin: opts.RetryJoin}
+		s.opts = opts
 	} else {
 		cfg.Storage = &config.Storage{Type: config.StorageInmem}
 	}
-	l := &config.Listener{Type: "tcp", Address: "127.0.0.1:0", TLSDisable: opts.NoTLS, MaxRequestSize: config.DefaultMaxRequestSize}
+	l := &config.Listener{Type: "tcp", Address: "127.0.0.1:0", ClusterAddress: opts.ClusterAddr, TLSDisable: opts.NoTLS, MaxRequestSize: config.DefaultMaxRequestSize}
 	if !opts.NoTLS {
 		s.TLS = WriteTLSFiles(t, dir)
 		l.TLSCertFile, l.TLSKeyFile = s.TLS.CertFile, s.TLS.KeyFile
@@ -110,7 +125,7 @@ func Start(t testing.TB, opts Options) *Server {
 	cfg.Telemetry = opts.Telemetry
 	cfg.UI = opts.UI
 	s.cfg = cfg
-	s.start(!opts.NoInit)
+	s.start(!opts.NoInit && len(opts.RetryJoin) == 0)
 	t.Cleanup(s.Stop)
 	return s
 }
@@ -217,6 +232,20 @@ func (s *Server) RestartSealed() {
 // init or a rekey) so Restart can use them.
 func (s *Server) SetKeys(keys [][]byte, threshold int, rootToken string) {
 	s.keys, s.opts.Threshold, s.RootToken = keys, threshold, rootToken
+}
+
+// Kill stops the server at once, like a crash: storage closes first and
+// nothing is shut down gracefully. Restart starts it again.
+func (s *Server) Kill() {
+	if s.Server == nil {
+		return
+	}
+	for _, c := range s.clients {
+		c.CloneConfig().HttpClient.CloseIdleConnections()
+	}
+	s.clients = nil
+	s.Server.Kill()
+	s.Server = nil
 }
 
 // Stop shuts the server down; calling it twice is fine.

@@ -40,8 +40,10 @@ func newClusterListener(bind string, advertise net.Addr, t *clusterTLS, logger *
 		advertise = ln.Addr()
 	}
 	l := &clusterListener{ln: ln, tls: t, logger: logger, done: make(chan struct{})}
-	l.raft = &connQueue{ch: make(chan net.Conn), addr: advertise, done: l.done, close: l.Close}
-	l.forward = &connQueue{ch: make(chan net.Conn), addr: advertise, done: l.done, close: l.Close}
+	l.raft = newConnQueue(advertise, l.done, l.Close)
+	// Closing the forwarding side (its HTTP server stopping) leaves the
+	// port to raft; the backend closes the listener itself.
+	l.forward = newConnQueue(advertise, l.done, nil)
 	l.wg.Add(1)
 	go l.serve()
 	return l, nil
@@ -101,6 +103,8 @@ func (l *clusterListener) dispatch(conn *tls.Conn) {
 	case q.ch <- out:
 	case <-l.done:
 		conn.Close()
+	case <-q.stop:
+		conn.Close()
 	}
 }
 
@@ -122,10 +126,17 @@ type forwardConn struct {
 
 // connQueue is a net.Listener fed by the cluster listener.
 type connQueue struct {
-	ch    chan net.Conn
-	addr  net.Addr
-	done  <-chan struct{}
-	close func() error
+	ch   chan net.Conn
+	addr net.Addr
+	done <-chan struct{}
+	// also runs on Close (closing the whole listener, for raft's side).
+	also      func() error
+	stop      chan struct{}
+	closeOnce sync.Once
+}
+
+func newConnQueue(addr net.Addr, done <-chan struct{}, also func() error) *connQueue {
+	return &connQueue{ch: make(chan net.Conn), addr: addr, done: done, also: also, stop: make(chan struct{})}
 }
 
 func (q *connQueue) Accept() (net.Conn, error) {
@@ -134,11 +145,20 @@ func (q *connQueue) Accept() (net.Conn, error) {
 		return c, nil
 	case <-q.done:
 		return nil, net.ErrClosed
+	case <-q.stop:
+		return nil, net.ErrClosed
 	}
 }
 
-// Close closes the whole cluster listener.
-func (q *connQueue) Close() error   { return q.close() }
+// Close stops Accept; raft's side also closes the cluster listener.
+func (q *connQueue) Close() error {
+	q.closeOnce.Do(func() { close(q.stop) })
+	if q.also != nil {
+		return q.also()
+	}
+	return nil
+}
+
 func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // streamLayer carries raft's transport over the cluster port.
