@@ -45,6 +45,15 @@ func commands() map[string]func(*meta) command {
 		"operator generate-root": func(m *meta) command { return &operatorGenerateRootCommand{meta: m} },
 		"operator rekey":         func(m *meta) command { return &operatorRekeyCommand{meta: m} },
 
+		"operator raft join":                 func(m *meta) command { return &operatorRaftJoinCommand{meta: m} },
+		"operator raft list-peers":           func(m *meta) command { return &operatorRaftListPeersCommand{m} },
+		"operator raft remove-peer":          func(m *meta) command { return &operatorRaftRemovePeerCommand{m} },
+		"operator raft snapshot save":        func(m *meta) command { return &operatorRaftSnapshotSaveCommand{m} },
+		"operator raft snapshot restore":     func(m *meta) command { return &operatorRaftSnapshotRestoreCommand{meta: m} },
+		"operator raft autopilot state":      func(m *meta) command { return &operatorRaftAutopilotStateCommand{m} },
+		"operator raft autopilot get-config": func(m *meta) command { return &operatorRaftAutopilotGetConfigCommand{m} },
+		"operator raft autopilot set-config": func(m *meta) command { return &operatorRaftAutopilotSetConfigCommand{meta: m} },
+
 		"login": func(m *meta) command { return &loginCommand{meta: m} },
 
 		"token create":       func(m *meta) command { return &tokenCreateCommand{meta: m} },
@@ -104,15 +113,18 @@ func commands() map[string]func(*meta) command {
 
 // groups describes the commands that only hold subcommands.
 var groups = map[string]string{
-	"operator":    "Perform operator-specific tasks",
-	"token":       "Interact with tokens",
-	"secrets":     "Interact with secrets engines",
-	"auth":        "Interact with auth methods",
-	"audit":       "Interact with audit devices",
-	"policy":      "Interact with policies",
-	"kv":          "Interact with the key/value secrets engine",
-	"kv metadata": "Interact with secret metadata in the key/value secrets engine",
-	"lease":       "Interact with leases",
+	"operator":                "Perform operator-specific tasks",
+	"operator raft":           "Interact with a raft storage cluster",
+	"operator raft snapshot":  "Saves and restores snapshots of the raft cluster",
+	"operator raft autopilot": "Manages the autopilot of the raft cluster",
+	"token":                   "Interact with tokens",
+	"secrets":                 "Interact with secrets engines",
+	"auth":                    "Interact with auth methods",
+	"audit":                   "Interact with audit devices",
+	"policy":                  "Interact with policies",
+	"kv":                      "Interact with the key/value secrets engine",
+	"kv metadata":             "Interact with secret metadata in the key/value secrets engine",
+	"lease":                   "Interact with leases",
 }
 
 // commonCommands are listed first in the top-level help, as in vault.
@@ -175,7 +187,7 @@ func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer, lookup lo
 // lookupCommand finds the longest command name made of the leading words of
 // args and returns it with the remaining arguments.
 func lookupCommand(table map[string]func(*meta) command, args []string) (string, []string) {
-	for n := min(3, len(args)); n > 0; n-- {
+	for n := min(4, len(args)); n > 0; n-- {
 		name := strings.Join(args[:n], " ")
 		if _, ok := table[name]; ok {
 			return name, args[n:]
@@ -185,7 +197,7 @@ func lookupCommand(table map[string]func(*meta) command, args []string) (string,
 }
 
 func lookupGroup(args []string) (string, []string) {
-	for n := min(2, len(args)); n > 0; n-- {
+	for n := min(3, len(args)); n > 0; n-- {
 		name := strings.Join(args[:n], " ")
 		if _, ok := groups[name]; ok {
 			return name, args[n:]

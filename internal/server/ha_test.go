@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,7 +12,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/testserver"
 )
 
@@ -119,4 +124,198 @@ func TestClusterForwardingAndHealth(t *testing.T) {
 	if _, err := bad.Logical().Read("secret/data/ha/one"); statusOf(err) != http.StatusForbidden {
 		t.Fatalf("bad token via standby: %v", err)
 	}
+}
+
+// pgDB is a fresh PostgreSQL database with a table recording every
+// revocation the database engine runs.
+type pgDB struct {
+	name  string
+	admin *sql.DB
+}
+
+func newPGDB(t *testing.T) *pgDB {
+	t.Helper()
+	root, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	if err := root.Ping(); err != nil {
+		t.Skipf("PostgreSQL at 127.0.0.1:5432 is not reachable: %v", err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	p := &pgDB{name: "coffer_ha_" + hex.EncodeToString(b)}
+	if _, err := root.Exec("CREATE DATABASE " + p.name); err != nil {
+		t.Fatal(err)
+	}
+	if p.admin, err = sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/"+p.name+"?sslmode=disable"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.admin.Close()
+		_, _ = root.Exec("DROP DATABASE IF EXISTS " + p.name + " WITH (FORCE)")
+	})
+	if _, err := p.admin.Exec("CREATE TABLE revocations (name text NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *pgDB) revocations(t *testing.T, user string) int {
+	t.Helper()
+	var n int
+	if err := p.admin.QueryRow("SELECT count(*) FROM revocations WHERE name = $1", user).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (p *pgDB) roleExists(t *testing.T, user string) bool {
+	t.Helper()
+	var n int
+	if err := p.admin.QueryRow("SELECT count(*) FROM pg_roles WHERE rolname = $1", user).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterFailover kills the active node: a standby takes over, writes
+// continue, a database lease issued before the failover is revoked
+// exactly once by the new active node, and the old node rejoins.
+func TestClusterFailover(t *testing.T) {
+	p := newPGDB(t)
+	cl := testserver.StartCluster(t, 3, testserver.Options{
+		LeaseOptions: lease.Options{BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+	})
+	old := cl.Active(10 * time.Second)
+	c := cl.Standbys()[0].Client // every call below is forwarded
+	if err := c.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{
+		"plugin_name":    "postgresql-database-plugin",
+		"connection_url": "postgres://{{username}}@127.0.0.1:5432/" + p.name + "?sslmode=disable",
+		"username":       "postgres", "allowed_roles": "*",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/roles/app", map[string]interface{}{
+		"db_name":               "pg",
+		"creation_statements":   `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+		"revocation_statements": `INSERT INTO revocations VALUES ('{{name}}'); DROP ROLE IF EXISTS "{{name}}";`,
+		"default_ttl":           "3s", "max_ttl": "1h",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	creds := func() (user, lease string) {
+		t.Helper()
+		s, err := c.Logical().Read("database/creds/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Data["username"].(string), s.LeaseID
+	}
+	revoked, revokedLease := creds()
+	if err := c.Sys().Revoke(revokedLease); err != nil {
+		t.Fatal(err)
+	}
+	expiring, _ := creds()
+	kvPut(t, c, "failover/before", map[string]interface{}{"v": "1"})
+
+	old.Kill()
+	start := time.Now()
+	survivors := cl.Standbys()
+	var writer *api.Client
+	for writer == nil {
+		for _, s := range survivors {
+			if _, err := s.Client.KVv2("secret").Put(context.Background(), "failover/after", map[string]interface{}{"v": "2"}); err == nil {
+				writer = s.Client
+				break
+			}
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("no successful write within 20s of killing the active node")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("failover: active node killed -> first successful write in %v", time.Since(start))
+	newActive := cl.Active(10 * time.Second)
+	if newActive == old {
+		t.Fatal("the killed node is still active")
+	}
+	for _, s := range survivors {
+		if got := kvGet(t, s.Client, "failover/before")["v"]; got != "1" {
+			t.Fatalf("data written before the failover via %s = %v", s.Addr, got)
+		}
+	}
+
+	// The old node restarts and rejoins as a standby; raft's retry
+	// backoff towards a dead peer decides how soon the leader calls it.
+	old.Restart()
+	// The new active node restored the lease and revokes it at expiry.
+	waitUntil(t, "the expiring lease to be revoked", 15*time.Second, func() bool { return !p.roleExists(t, expiring) })
+	waitUntil(t, "the restarted node to follow the new leader", 20*time.Second, func() bool {
+		st := old.Server.Core.HAStatus(context.Background())
+		return st.Standby && st.LeaderID == newActive.Server.Core.HAStatus(context.Background()).NodeID && st.LeaderAPIAddr == newActive.Addr
+	})
+	if got := kvGet(t, old.Client, "failover/after")["v"]; got != "2" {
+		t.Fatalf("read via the rejoined node = %v", got)
+	}
+	time.Sleep(500 * time.Millisecond) // room for a stray second revocation
+	if n := p.revocations(t, expiring); n != 1 {
+		t.Fatalf("the lease issued before the failover was revoked %d times, want once", n)
+	}
+	if n := p.revocations(t, revoked); n != 1 {
+		t.Fatalf("the lease revoked before the failover was revoked %d times, want once", n)
+	}
+	if sec, err := writer.Logical().List("sys/leases/lookup/database/creds/app/"); err != nil || sec != nil {
+		t.Fatalf("leases left after revocation: %v %v", sec, err)
+	}
+}
+
+// TestClusterMinority stops two of three nodes: the survivor has no
+// quorum, refuses writes and does not claim to be active.
+func TestClusterMinority(t *testing.T) {
+	cl := testserver.StartCluster(t, 3, testserver.Options{})
+	kvPut(t, cl.Nodes[2].Client, "minority/before", map[string]interface{}{"v": "1"})
+	lone := cl.Nodes[2]
+	cl.Nodes[0].Kill()
+	cl.Nodes[1].Kill()
+	waitUntil(t, "the survivor to give up", 10*time.Second, func() bool {
+		st := lone.Server.Core.HAStatus(context.Background())
+		return !st.Active
+	})
+	_, err := lone.Client.KVv2("secret").Put(context.Background(), "minority/after", map[string]interface{}{"v": "2"})
+	if statusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "node is not active") {
+		t.Fatalf("write on the minority = %v, want 503 node is not active", err)
+	}
+	if lone.Server.Core.HAStatus(context.Background()).Active {
+		t.Fatal("the minority node became active")
+	}
+	resp, err := lone.Client.CloneConfig().HttpClient.Get(lone.Addr + "/v1/sys/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("health of the minority node = %d, want 429", resp.StatusCode)
+	}
+	// With a peer back the cluster has quorum again and the write works.
+	cl.Nodes[1].Restart()
+	waitUntil(t, "a write with quorum back", 15*time.Second, func() bool {
+		_, err := lone.Client.KVv2("secret").Put(context.Background(), "minority/after", map[string]interface{}{"v": "2"})
+		return err == nil
+	})
 }
