@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/barrier"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/storage"
+	raftstore "github.com/coffer-dev/coffer/internal/storage/raft"
 )
 
 // In a raft cluster the raft leader is the active node: only it mounts
@@ -47,9 +48,9 @@ type haState struct {
 	rootKey []byte
 
 	apiAddr atomic.Pointer[string]
-	// reload asks HandleRequest to rebuild the active state once the
-	// request that restored a snapshot is done.
-	reload atomic.Bool
+	// restores holds snapshots staged by a request (by request ID), for
+	// HandleRequest to install once the request is done.
+	restores sync.Map
 
 	// Owned by the HA loop.
 	sealedLeaderSince time.Time
@@ -175,11 +176,7 @@ func (c *Core) reconcileHA(ctx context.Context) {
 				if errors.Is(err, barrier.ErrInvalidKey) || errors.Is(err, barrier.ErrDecrypt) {
 					// The cluster's data is sealed by keys this node does
 					// not hold (e.g. after a forced snapshot restore).
-					c.logger.Error("sealing this node: unseal it with the cluster's current keys")
-					c.preSeal()
-					c.barrier.Seal()
-					c.forgetRootKey()
-					c.sealed = true
+					c.sealAfterFailure(err)
 				}
 			}
 		}
@@ -338,26 +335,33 @@ func (c *Core) loadStandbyState(ctx context.Context) {
 	}
 }
 
-// reloadActive rebuilds the active node's state from storage after a
-// snapshot restore: keys, mounts, leases and background work.
-func (c *Core) reloadActive(ctx context.Context) {
+// installSnapshot replaces the cluster's data with a staged snapshot:
+// the active state stops (flushing what it holds), raft installs the
+// snapshot on every node, and the state is rebuilt from it. A node that
+// cannot open the restored keyring seals itself.
+func (c *Core) installSnapshot(ctx context.Context, st *raftstore.StagedSnapshot) error {
+	defer st.Discard()
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
 	if c.sealed || c.ha.standby {
-		return
+		return ErrNotActive
 	}
 	c.preSeal()
+	start := time.Now()
+	if err := st.Install(ctx); err != nil {
+		c.logger.Error("installing the snapshot failed; resuming with the current data", "error", err)
+		if perr := c.postUnseal(ctx); perr != nil {
+			c.sealAfterFailure(perr)
+		}
+		return err
+	}
 	err := c.reloadKeys(ctx)
 	if err == nil {
 		err = c.postUnseal(ctx)
 	}
 	if err != nil {
-		c.logger.Error("the restored state could not be loaded; sealing this node", "error", err)
-		c.preSeal()
-		c.barrier.Seal()
-		c.forgetRootKey()
-		c.sealed = true
-		return
+		c.sealAfterFailure(fmt.Errorf("the restored data cannot be opened with this node's keys: %w", err))
+		return nil
 	}
 	if c.conf.Raft != nil {
 		c.ha.activeTime = c.now().UTC()
@@ -366,5 +370,16 @@ func (c *Core) reloadActive(ctx context.Context) {
 			c.logger.Warn("could not record the root key for standbys", "error", err)
 		}
 	}
-	c.logger.Info("reloaded the server state from the restored snapshot")
+	c.logger.Info("restored a snapshot and reloaded the server state from it", "took", time.Since(start).String())
+	return nil
+}
+
+// sealAfterFailure seals the node when its state cannot be rebuilt.
+// Called with stateLock held.
+func (c *Core) sealAfterFailure(err error) {
+	c.logger.Error("sealing this node; unseal it with the keys of its current data", "error", err)
+	c.preSeal()
+	c.barrier.Seal()
+	c.forgetRootKey()
+	c.sealed = true
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/logical/framework"
 	"github.com/coffer-dev/coffer/internal/quota"
 	"github.com/coffer-dev/coffer/internal/router"
+	raftstore "github.com/coffer-dev/coffer/internal/storage/raft"
 	"github.com/coffer-dev/coffer/internal/token"
 )
 
@@ -32,10 +33,15 @@ func (*invalidTokenError) Unwrap() []error {
 // the response.
 func (c *Core) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := c.handleRequest(ctx, req)
-	if c.ha.reload.CompareAndSwap(true, false) {
-		// A snapshot was restored: rebuild the active state from it before
-		// answering, so the next request sees the restored data.
-		c.reloadActive(context.Background())
+	if st, ok := c.ha.restores.LoadAndDelete(req.ID); ok {
+		// The request staged a snapshot restore: it is installed under
+		// the exclusive state lock before the client hears back.
+		staged := st.(*raftstore.StagedSnapshot)
+		if err != nil {
+			staged.Discard()
+		} else if rerr := c.installSnapshot(context.WithoutCancel(ctx), staged); rerr != nil {
+			return nil, rerr
+		}
 	}
 	return resp, err
 }

@@ -218,15 +218,17 @@ func (c *Core) handleRaftSnapshotRestore(force bool) framework.OperationFunc {
 			}
 			return nil
 		}
-		start := time.Now()
-		if err := r.RestoreSnapshot(ctx, body, check); err != nil {
+		st, err := r.StageSnapshot(ctx, body, check)
+		if err != nil {
 			if errors.Is(err, raftstore.ErrBadSnapshot) {
 				return nil, logical.InvalidRequest("%s", err.Error())
 			}
 			return nil, err
 		}
-		c.logger.Info("restored a raft snapshot; reloading", "force", force, "took", time.Since(start).String())
-		c.ha.reload.Store(true)
+		// HandleRequest installs it once this request lets go of the
+		// state lock: the active state stops, the snapshot replaces the
+		// data, and the state is rebuilt from it.
+		c.ha.restores.Store(req.ID, st)
 		return nil, nil
 	}
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -317,5 +318,75 @@ func TestClusterMinority(t *testing.T) {
 	waitUntil(t, "a write with quorum back", 15*time.Second, func() bool {
 		_, err := lone.Client.KVv2("secret").Put(context.Background(), "minority/after", map[string]interface{}{"v": "2"})
 		return err == nil
+	})
+}
+
+// TestClusterSnapshot saves a snapshot through a standby, changes data and
+// restores it: later writes are gone, earlier ones back, and a token
+// lease from the snapshot still expires. A snapshot of another cluster is
+// refused unless forced.
+func TestClusterSnapshot(t *testing.T) {
+	cl := testserver.StartCluster(t, 3, testserver.Options{})
+	c := cl.Standbys()[0].Client
+	kvPut(t, c, "snap/kept", map[string]interface{}{"v": "before"})
+	tok, err := c.Auth().Token().Create(&api.TokenCreateRequest{TTL: "4s", Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := c.Sys().RaftSnapshot(&snap); err != nil {
+		t.Fatalf("snapshot save via a standby: %v", err)
+	}
+	kvPut(t, c, "snap/kept", map[string]interface{}{"v": "after"})
+	kvPut(t, c, "snap/later", map[string]interface{}{"v": "x"})
+
+	if err := c.Sys().RaftSnapshotRestore(bytes.NewReader(snap.Bytes()), false); err != nil {
+		t.Fatalf("snapshot restore via a standby: %v", err)
+	}
+	for _, n := range cl.Nodes {
+		if got := kvGet(t, n.Client, "snap/kept")["v"]; got != "before" {
+			t.Fatalf("snap/kept via %s = %v", n.Addr, got)
+		}
+		if _, err := n.Client.KVv2("secret").Get(context.Background(), "snap/later"); !errors.Is(err, api.ErrSecretNotFound) {
+			t.Fatalf("snap/later via %s after restore: %v", n.Addr, err)
+		}
+	}
+	if _, err := c.Auth().Token().Lookup(tok.Auth.ClientToken); err != nil {
+		t.Fatalf("the token from the snapshot is not valid after the restore: %v", err)
+	}
+	waitUntil(t, "the restored token lease to expire", 10*time.Second, func() bool {
+		_, err := c.Auth().Token().Lookup(tok.Auth.ClientToken)
+		return err != nil
+	})
+
+	// A snapshot of another cluster: refused, then forced.
+	other := testserver.Start(t, testserver.Options{DataDir: t.TempDir()})
+	kvPut(t, other.Client, "snap/kept", map[string]interface{}{"v": "other"})
+	var foreign bytes.Buffer
+	if err := other.Client.Sys().RaftSnapshot(&foreign); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Sys().RaftSnapshotRestore(bytes.NewReader(foreign.Bytes()), false)
+	if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "snapshot-force") {
+		t.Fatalf("restore of a foreign snapshot = %v, want 400 naming snapshot-force", err)
+	}
+	if got := kvGet(t, c, "snap/kept")["v"]; got != "before" {
+		t.Fatalf("a refused restore changed data: %v", got)
+	}
+	active := cl.Active(5 * time.Second)
+	if err := c.Sys().RaftSnapshotRestore(bytes.NewReader(foreign.Bytes()), true); err != nil {
+		t.Fatalf("forced restore: %v", err)
+	}
+	// The active node cannot open the foreign keyring: it seals until it
+	// is unsealed with the other cluster's keys.
+	waitUntil(t, "the active node to seal", 5*time.Second, func() bool { return active.Server.Core.Sealed() })
+	key, _ := hex.DecodeString(other.UnsealKeys[0])
+	if err := active.Server.Unseal(context.Background(), [][]byte{key}); err != nil {
+		t.Fatalf("unseal with the snapshot's keys: %v", err)
+	}
+	oc := active.NewClient(other.RootToken)
+	waitUntil(t, "the forced snapshot's data", 10*time.Second, func() bool {
+		s, err := oc.KVv2("secret").Get(context.Background(), "snap/kept")
+		return err == nil && s.Data["v"] == "other"
 	})
 }

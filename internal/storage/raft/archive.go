@@ -139,52 +139,79 @@ type SnapshotCheck func(sums, sealed []byte, get func(key string) ([]byte, bool,
 // receive it. check, if not nil, may reject it first. Only the leader can
 // restore; other nodes get an error wrapping storage.ErrReadOnly.
 func (b *Backend) RestoreSnapshot(ctx context.Context, r io.Reader, check SnapshotCheck) error {
+	st, err := b.StageSnapshot(ctx, r, check)
+	if err != nil {
+		return err
+	}
+	defer st.Discard()
+	return st.Install(ctx)
+}
+
+// StagedSnapshot is a checked snapshot archive waiting to be installed.
+type StagedSnapshot struct {
+	b    *Backend
+	f    *os.File
+	meta archiveMetadata
+	size int64
+}
+
+// StageSnapshot reads and checks an archive (checksums, the state
+// stream, then check) into a temporary file, without changing anything.
+func (b *Backend) StageSnapshot(ctx context.Context, r io.Reader, check SnapshotCheck) (*StagedSnapshot, error) {
 	if !b.IsLeader() {
-		return applyError(raft.ErrNotLeader)
+		return nil, applyError(raft.ErrNotLeader)
 	}
 	tmp, err := os.CreateTemp(filepath.Join(b.dir, "raft"), "restore-*.tmp")
 	if err != nil {
-		return fmt.Errorf("raft storage: restore: %w", err)
+		return nil, fmt.Errorf("raft storage: restore: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	st, err := stageArchive(r, tmp)
+	st := &StagedSnapshot{b: b, f: tmp}
+	arch, err := stageArchive(r, tmp)
+	if err == nil {
+		err = verifyStaged(tmp)
+	}
+	if err == nil && check != nil {
+		err = check(arch.sums, arch.sealed, func(key string) ([]byte, bool, error) { return lookupSnapshot(tmp, key) })
+	}
 	if err != nil {
-		return err
+		st.Discard()
+		return nil, err
 	}
-	get := func(key string) ([]byte, bool, error) { return lookupSnapshot(tmp, key) }
-	if err := verifyStaged(tmp); err != nil {
-		return err
-	}
-	if check != nil {
-		if err := check(st.sums, st.sealed, get); err != nil {
-			return err
-		}
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: st.meta.Index, Term: st.meta.Term, Size: st.size}
-	var lastErr error
+	st.meta, st.size = arch.meta, arch.size
+	return st, nil
+}
+
+// Discard removes the staged file.
+func (s *StagedSnapshot) Discard() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+// Install hands the staged snapshot to raft; on the leader it replaces
+// the state, and followers receive it.
+func (s *StagedSnapshot) Install(ctx context.Context) error {
+	b := s.b
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: s.meta.Index, Term: s.meta.Term, Size: s.size}
+	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		lastErr = b.raft.Restore(meta, bufio.NewReaderSize(tmp, 256<<10), timeoutOf(ctx))
-		if lastErr == nil || !strings.Contains(lastErr.Error(), "configuration entry") {
+		if _, serr := s.f.Seek(0, io.SeekStart); serr != nil {
+			return serr
+		}
+		err = b.raft.Restore(meta, bufio.NewReaderSize(s.f, 256<<10), timeoutOf(ctx))
+		if err == nil || !strings.Contains(err.Error(), "configuration entry") {
 			break
 		}
 		// A membership change is still being committed; try again shortly.
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if lastErr != nil {
-		return fmt.Errorf("raft storage: restore: %w", applyError(lastErr))
+	if err != nil {
+		return fmt.Errorf("raft storage: restore: %w", applyError(err))
 	}
-	b.logger.Info("restored a snapshot", "entries", st.meta.Entries, "taken_at_index", st.meta.Index, "taken", st.meta.Created)
+	b.logger.Info("restored a snapshot", "entries", s.meta.Entries, "taken_at_index", s.meta.Index, "taken", s.meta.Created)
 	return nil
 }
 
