@@ -135,3 +135,23 @@ func TestSealMigrationBothWays(t *testing.T) {
 		t.Fatalf("data after migrating back: %+v %v", v, err)
 	}
 }
+
+// TestClusterAutoUnsealJoin joins nodes with the same awskms seal: they
+// complete the join and unseal by themselves, also after a restart.
+func TestClusterAutoUnsealJoin(t *testing.T) {
+	aws := awstest.NewServer(t)
+	cl := testserver.StartCluster(t, 3, testserver.Options{Seals: []*config.Seal{kmsSeal(aws, false)}})
+	standby := cl.Standbys()[0]
+	if _, err := standby.Client.KVv2("secret").Put(t.Context(), "auto", map[string]interface{}{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	standby.Restart()
+	cl.WaitVoters(3, 20*time.Second)
+	if v, err := standby.Client.KVv2("secret").Get(t.Context(), "auto"); err != nil || v.Data["v"] != "1" {
+		t.Fatalf("read via the restarted auto-unseal node: %+v %v", v, err)
+	}
+	st, err := standby.Client.Sys().SealStatus()
+	if err != nil || st.Type != "awskms" || st.Sealed {
+		t.Fatalf("seal status of the joined node: %+v %v", st, err)
+	}
+}

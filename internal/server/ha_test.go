@@ -125,6 +125,48 @@ func TestClusterForwardingAndHealth(t *testing.T) {
 	if _, err := bad.Logical().Read("secret/data/ha/one"); statusOf(err) != http.StatusForbidden {
 		t.Fatalf("bad token via standby: %v", err)
 	}
+
+	// step-down hands the active role to another node.
+	if _, err := standbys[0].Client.Logical().Write("sys/step-down", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "another active node", 10*time.Second, func() bool {
+		return !active.Server.Core.HAStatus(context.Background()).Active && cl.Active(5*time.Second) != active
+	})
+	next := cl.Active(5 * time.Second)
+	kvPut(t, active.Client, "ha/two", map[string]interface{}{"v": "after-step-down"})
+
+	// Removing the active node is allowed: the others elect a leader and
+	// keep serving.
+	sec, err = active.Client.Logical().Write("sys/storage/raft/remove-peer", map[string]interface{}{"server_id": next.Server.Core.HAStatus(context.Background()).NodeID})
+	if err != nil {
+		t.Fatalf("remove the active node: %v (%v)", err, sec)
+	}
+	var rest []*testserver.Server
+	for _, n := range cl.Nodes {
+		if n != next {
+			rest = append(rest, n)
+		}
+	}
+	waitUntil(t, "a leader among the remaining nodes", 10*time.Second, func() bool {
+		for _, n := range rest {
+			if n.Server.Core.HAStatus(context.Background()).Active {
+				return true
+			}
+		}
+		return false
+	})
+	waitUntil(t, "a write through the remaining nodes", 10*time.Second, func() bool {
+		_, err := rest[0].Client.KVv2("secret").Put(context.Background(), "ha/three", map[string]interface{}{"v": "3"})
+		return err == nil
+	})
+	if got := kvGet(t, rest[1].Client, "ha/two")["v"]; got != "after-step-down" {
+		t.Fatalf("ha/two = %v", got)
+	}
+	// The removed node no longer claims to be active.
+	waitUntil(t, "the removed node to step down", 10*time.Second, func() bool {
+		return !next.Server.Core.HAStatus(context.Background()).Active
+	})
 }
 
 // pgDB is a fresh PostgreSQL database with a table recording every

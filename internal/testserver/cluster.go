@@ -66,6 +66,11 @@ func (c *Cluster) StartJoiner(nodeID string, opts Options) *Server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if a := s.cfg.ActiveSeal(); a != nil && a.Type != config.SealShamir {
+		// An auto-unseal node completes the join by itself.
+		s.WaitUnsealed(20 * time.Second)
+		return s
+	}
 	if err := s.Server.Unseal(context.Background(), s.keys[:s.opts.Threshold]); err != nil {
 		c.t.Fatalf("%s: unseal to complete the join: %v", nodeID, err)
 	}
