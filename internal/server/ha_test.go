@@ -3,11 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -431,4 +437,63 @@ func TestClusterSnapshot(t *testing.T) {
 		s, err := oc.KVv2("secret").Get(context.Background(), "snap/kept")
 		return err == nil && s.Data["v"] == "other"
 	})
+}
+
+// TestClusterJoinRefusals: a wrong challenge answer, an answer without a
+// challenge and unseal keys of another cluster are refused with 400s, and
+// nothing is added to the cluster.
+func TestClusterJoinRefusals(t *testing.T) {
+	cl := testserver.StartCluster(t, 1, testserver.Options{})
+	lead := cl.Nodes[0]
+	anon := lead.NewClient("")
+	if _, err := anon.Logical().Write("sys/storage/raft/bootstrap/challenge", map[string]interface{}{"server_id": "intruder"}); err != nil {
+		t.Fatalf("challenge: %v", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	answer := map[string]interface{}{
+		"server_id": "intruder", "answer": base64.StdEncoding.EncodeToString([]byte("guess")),
+		"cluster_addr": "127.0.0.1:1", "public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+	}
+	_, err = anon.Logical().Write("sys/storage/raft/bootstrap/answer", answer)
+	if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "invalid answer") {
+		t.Fatalf("wrong answer = %v", err)
+	}
+	answer["server_id"] = "stranger"
+	_, err = anon.Logical().Write("sys/storage/raft/bootstrap/answer", answer)
+	if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "no join challenge is pending") {
+		t.Fatalf("answer without a challenge = %v", err)
+	}
+
+	joiner := testserver.Start(t, testserver.Options{DataDir: t.TempDir(), NodeID: "node2", NoInit: true})
+	ca, err := os.ReadFile(lead.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := joiner.Client.Sys().RaftJoin(&api.RaftJoinRequest{LeaderAPIAddr: lead.Addr, LeaderCACert: string(ca)}); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	// Another cluster's key does not open this cluster's keyring.
+	wrong := hex.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	_, err = joiner.Client.Sys().Unseal(wrong)
+	if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "do not open the keyring") {
+		t.Fatalf("unseal with another cluster's key = %v", err)
+	}
+	if n := lead.Server.RaftVoters(); n != 1 {
+		t.Fatalf("%d voters after refused joins", n)
+	}
+	cfg, err := lead.Client.Logical().Read("sys/storage/raft/configuration")
+	if err != nil || len(cfg.Data["config"].(map[string]interface{})["servers"].([]interface{})) != 1 {
+		t.Fatalf("configuration after refused joins: %v %v", cfg, err)
+	}
+	// The join is still pending: the right key completes it.
+	if st, err := joiner.Client.Sys().Unseal(lead.UnsealKeys[0]); err != nil || st.Sealed {
+		t.Fatalf("unseal with the cluster's key: %+v %v", st, err)
+	}
+	cl.Adopt(joiner)
+	cl.Nodes = append(cl.Nodes, joiner)
+	cl.WaitVoters(2, 20*time.Second)
 }
