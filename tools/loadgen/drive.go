@@ -38,10 +38,14 @@ type Result struct {
 	Memory      *Memory `json:"memory,omitempty"`
 }
 
-// Memory is a sample of a process's resident set from /proc/<pid>/status.
+// Memory is a sample of a process's resident set from /proc/<pid>/status:
+// VmRSS, its peak VmHWM, and how much of VmRSS is anonymous memory (the
+// Go heap and stacks) and how much file pages mapped in (bbolt's mmap).
 type Memory struct {
-	RSSKB int64 `json:"vm_rss_kb"`
-	HWMKB int64 `json:"vm_hwm_kb"`
+	RSSKB  int64 `json:"vm_rss_kb"`
+	HWMKB  int64 `json:"vm_hwm_kb"`
+	AnonKB int64 `json:"rss_anon_kb"`
+	FileKB int64 `json:"rss_file_kb"`
 }
 
 // workerStats is one worker's share of a run.
@@ -144,7 +148,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// sampleMemory reads VmRSS and VmHWM of a process from /proc.
+// sampleMemory reads the resident set figures of a process from /proc.
 func sampleMemory(pid int) (Memory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -164,6 +168,10 @@ func sampleMemory(pid int) (Memory, error) {
 			dst = &m.RSSKB
 		case "VmHWM":
 			dst = &m.HWMKB
+		case "RssAnon":
+			dst = &m.AnonKB
+		case "RssFile":
+			dst = &m.FileKB
 		default:
 			continue
 		}

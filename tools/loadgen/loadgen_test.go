@@ -195,7 +195,7 @@ func TestVerdict(t *testing.T) {
 
 func TestMedianReportAndTable(t *testing.T) {
 	mk := func(ops, p99 float64, rss int64, firstErr string) *Report {
-		return &Report{Runs: 1, Workers: 8, Duration: 15, Idle: &Memory{RSSKB: rss, HWMKB: rss},
+		return &Report{Runs: 1, Workers: 8, Duration: 15, Idle: &Memory{RSSKB: rss, HWMKB: rss, AnonKB: rss / 2, FileKB: rss / 4},
 			Results: []Result{
 				{Workload: "noop", SuccessPerSec: 20000, RequestsPerSec: 20000},
 				{Workload: "seal-status", SuccessPerSec: ops, RequestsPerSec: ops, P99Ms: p99, FirstError: firstErr, Memory: &Memory{RSSKB: rss, HWMKB: 2 * rss}},
@@ -217,7 +217,7 @@ func TestMedianReportAndTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"median of 3 runs", "noop 20000", "1%", ">= 18000", "no (ops, p99)", "seal-status: first error: boom", "idle after unseal VmRSS 2.0 MB"} {
+	for _, want := range []string{"median of 3 runs", "noop 20000", "1%", ">= 18000", "no (ops, p99)", "seal-status: first error: boom", "idle after unseal VmRSS 2.0 MB (anon 1.0, file 0.5;"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -232,8 +232,8 @@ func TestSampleMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RSSKB <= 0 || m.HWMKB < m.RSSKB {
-		t.Errorf("memory %+v: want RSS > 0 and HWM >= RSS", m)
+	if m.RSSKB <= 0 || m.HWMKB < m.RSSKB || m.AnonKB <= 0 || m.AnonKB+m.FileKB > m.RSSKB {
+		t.Errorf("memory %+v: want RSS > 0, HWM >= RSS, anon > 0 and anon+file <= RSS", m)
 	}
 	if _, err := sampleMemory(1 << 30); err == nil {
 		t.Error("sampling a process that does not exist succeeded")

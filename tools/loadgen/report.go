@@ -107,11 +107,11 @@ func printTable(w io.Writer, rep *Report) error {
 	}
 	fmt.Fprintln(w, title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\treq/s\tok/s\tp50 ms\tp95 ms\tp99 ms\terrors\tRSS MB\tHWM MB\tceiling ok/s\tshare\ttarget ok/s\tp99 target\tmet\tteardown s\t")
+	fmt.Fprintln(tw, "workload\treq/s\tok/s\tp50 ms\tp95 ms\tp99 ms\terrors\tRSS MB\tanon MB\tfile MB\tHWM MB\tceiling ok/s\tshare\ttarget ok/s\tp99 target\tmet\tteardown s\t")
 	for _, r := range rep.Results {
-		rss, hwm := "-", "-"
-		if r.Memory != nil {
-			rss, hwm = mb(r.Memory.RSSKB), mb(r.Memory.HWMKB)
+		rss, anon, file, hwm := "-", "-", "-", "-"
+		if m := r.Memory; m != nil {
+			rss, anon, file, hwm = mb(m.RSSKB), mb(m.AnonKB), mb(m.FileKB), mb(m.HWMKB)
 		}
 		ceilingOps, share, want, met := verdict(r, okPerSec)
 		ceil, shareS, wantS, p99S := "-", "-", "-", "-"
@@ -126,9 +126,9 @@ func printTable(w io.Writer, rep *Report) error {
 			}
 			p99S = fmt.Sprintf("<= %g", t.p99Ms)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n",
 			r.Workload, r.RequestsPerSec, r.SuccessPerSec, r.P50Ms, r.P95Ms, r.P99Ms, r.Errors,
-			rss, hwm, ceil, shareS, wantS, p99S, met, r.TeardownSec)
+			rss, anon, file, hwm, ceil, shareS, wantS, p99S, met, r.TeardownSec)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -136,10 +136,10 @@ func printTable(w io.Writer, rep *Report) error {
 	if rep.Idle != nil || rep.Final != nil {
 		var parts []string
 		if m := rep.Idle; m != nil {
-			parts = append(parts, fmt.Sprintf("idle after unseal VmRSS %s MB (target <= %d MB)", mb(m.RSSKB), idleTargetMB))
+			parts = append(parts, fmt.Sprintf("idle after unseal VmRSS %s MB (anon %s, file %s; target <= %d MB)", mb(m.RSSKB), mb(m.AnonKB), mb(m.FileKB), idleTargetMB))
 		}
 		if m := rep.Final; m != nil {
-			parts = append(parts, fmt.Sprintf("after the suite VmRSS %s MB, VmHWM %s MB (target <= %d MB)", mb(m.RSSKB), mb(m.HWMKB), finalTargetMB))
+			parts = append(parts, fmt.Sprintf("after the suite VmRSS %s MB (anon %s, file %s), VmHWM %s MB (target <= %d MB)", mb(m.RSSKB), mb(m.AnonKB), mb(m.FileKB), mb(m.HWMKB), finalTargetMB))
 		}
 		fmt.Fprintln(w, "server memory: "+strings.Join(parts, "; "))
 	}
@@ -241,12 +241,19 @@ func medianMemory(ms []Memory) *Memory {
 	if len(ms) == 0 {
 		return nil
 	}
-	rss := make([]float64, len(ms))
-	hwm := make([]float64, len(ms))
-	for i, m := range ms {
-		rss[i], hwm[i] = float64(m.RSSKB), float64(m.HWMKB)
+	f := func(get func(Memory) int64) int64 {
+		vals := make([]float64, len(ms))
+		for i, m := range ms {
+			vals[i] = float64(get(m))
+		}
+		return int64(median(vals))
 	}
-	return &Memory{RSSKB: int64(median(rss)), HWMKB: int64(median(hwm))}
+	return &Memory{
+		RSSKB:  f(func(m Memory) int64 { return m.RSSKB }),
+		HWMKB:  f(func(m Memory) int64 { return m.HWMKB }),
+		AnonKB: f(func(m Memory) int64 { return m.AnonKB }),
+		FileKB: f(func(m Memory) int64 { return m.FileKB }),
+	}
 }
 
 // median of vals (the mean of the middle two for an even count); 0 for none.
