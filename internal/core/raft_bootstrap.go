@@ -3,12 +3,14 @@ package core
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/barrier"
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -58,10 +60,16 @@ func (c *Core) handleRaftChallenge(ctx context.Context, req *logical.Request, d 
 	if err := validServerID(id); err != nil {
 		return nil, err
 	}
+	if err := c.pruneChallenges(ctx); err != nil {
+		return nil, err
+	}
 	challenge, err := c.barrier.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
+	// The challenge carries its creation time, so that unanswered ones
+	// expire.
+	challenge = binary.BigEndian.AppendUint64(challenge, uint64(c.now().Unix()))
 	if err := c.barrier.View("core/").Put(ctx, &logical.StorageEntry{Key: challengePrefix + id, Value: challenge}); err != nil {
 		return nil, fmt.Errorf("store the join challenge: %w", err)
 	}
@@ -131,6 +139,10 @@ func (c *Core) handleRaftAnswer(ctx context.Context, req *logical.Request, d *fr
 		c.logger.Warn("refused a raft join: wrong challenge answer", "server_id", id)
 		return nil, logical.InvalidRequest("invalid answer given: the node does not hold this cluster's keys")
 	}
+	if challengeExpired(e.Value, c.now()) {
+		_ = view.Delete(ctx, challengePrefix+id)
+		return nil, logical.InvalidRequest("the join challenge for server_id %q has expired; start the join again", id)
+	}
 	ca, err := c.loadOrCreateClusterCA(ctx)
 	if err != nil {
 		return nil, err
@@ -150,6 +162,50 @@ func (c *Core) handleRaftAnswer(ctx context.Context, req *logical.Request, d *fr
 	return &logical.Response{Data: map[string]interface{}{
 		"certificate": string(cert), "ca_certificate": ca.CertPEM, "index": committed,
 	}}, nil
+}
+
+const (
+	// challengeTTL bounds how long a join challenge can be answered
+	// (Shamir joins wait for the operator's key shares).
+	challengeTTL = 24 * time.Hour
+	// maxChallenges bounds the pending challenges the unauthenticated
+	// endpoint can make the cluster store.
+	maxChallenges = 128
+)
+
+func challengeExpired(v []byte, now time.Time) bool {
+	if len(v) < 8 {
+		return true
+	}
+	created := time.Unix(int64(binary.BigEndian.Uint64(v[len(v)-8:])), 0)
+	return now.Sub(created) > challengeTTL
+}
+
+// pruneChallenges drops expired challenges once many are pending, and
+// refuses new ones while the limit is reached.
+func (c *Core) pruneChallenges(ctx context.Context) error {
+	view := c.barrier.View("core/")
+	keys, err := view.List(ctx, challengePrefix)
+	if err != nil || len(keys) < maxChallenges {
+		return err
+	}
+	left := len(keys)
+	for _, k := range keys {
+		e, err := view.Get(ctx, challengePrefix+k)
+		if err != nil {
+			return err
+		}
+		if e == nil || challengeExpired(e.Value, c.now()) {
+			if err := view.Delete(ctx, challengePrefix+k); err != nil {
+				return err
+			}
+			left--
+		}
+	}
+	if left >= maxChallenges {
+		return logical.Errorf(logical.ErrRateLimited, "too many join challenges are pending; try again later")
+	}
+	return nil
 }
 
 func (c *Core) loadOrCreateClusterCA(ctx context.Context) (*clusterCA, error) {

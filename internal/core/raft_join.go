@@ -411,7 +411,7 @@ func joinClient(l JoinLeader) (*http.Client, error) {
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}, nil
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}, nil
 }
 
 // postJSON calls a leader's API and decodes the "data" of its answer.

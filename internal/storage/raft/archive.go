@@ -90,7 +90,9 @@ func (b *Backend) SaveSnapshot(ctx context.Context, w io.Writer, sealSums func([
 		return err
 	}
 
-	gz := gzip.NewWriter(w)
+	// The state is mostly ciphertext, which does not compress: the fastest
+	// level keeps the format clients expect at little cost.
+	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
 	now := time.Now()
 	add := func(name string, size int64, r io.Reader) error {

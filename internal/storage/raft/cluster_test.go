@@ -29,7 +29,7 @@ func tlsNode(t *testing.T, id string, deferBootstrap bool) *Backend {
 }
 
 // certify signs n's key with the CA and installs the certificate.
-func certify(t *testing.T, n *Backend, caCert, caKey []byte) {
+func certify(t testing.TB, n *Backend, caCert, caKey []byte) {
 	t.Helper()
 	pub, err := n.ClusterPublicKey()
 	if err != nil {
