@@ -3,9 +3,9 @@ package core
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/binary"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"net"
