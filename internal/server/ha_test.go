@@ -283,14 +283,20 @@ func TestClusterFailover(t *testing.T) {
 	expiring, _ := creds()
 	kvPut(t, c, "failover/before", map[string]interface{}{"v": "1"})
 
+	survivors := cl.Standbys()
+	var once []*api.Client // no retries: the loop below measures
+	for _, s := range survivors {
+		oc := s.NewClient(s.RootToken)
+		oc.SetMaxRetries(0)
+		once = append(once, oc)
+	}
 	old.Kill()
 	start := time.Now()
-	survivors := cl.Standbys()
 	var writer *api.Client
 	for writer == nil {
-		for _, s := range survivors {
-			if _, err := s.Client.KVv2("secret").Put(context.Background(), "failover/after", map[string]interface{}{"v": "2"}); err == nil {
-				writer = s.Client
+		for _, oc := range once {
+			if _, err := oc.KVv2("secret").Put(context.Background(), "failover/after", map[string]interface{}{"v": "2"}); err == nil {
+				writer = oc
 				break
 			}
 		}
@@ -346,7 +352,9 @@ func TestClusterMinority(t *testing.T) {
 		st := lone.Server.Core.HAStatus(context.Background())
 		return !st.Active
 	})
-	_, err := lone.Client.KVv2("secret").Put(context.Background(), "minority/after", map[string]interface{}{"v": "2"})
+	once := lone.NewClient(lone.RootToken)
+	once.SetMaxRetries(0)
+	_, err := once.KVv2("secret").Put(context.Background(), "minority/after", map[string]interface{}{"v": "2"})
 	if statusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "node is not active") {
 		t.Fatalf("write on the minority = %v, want 503 node is not active", err)
 	}

@@ -37,7 +37,10 @@ func StartCluster(t testing.TB, n int, opts Options) *Cluster {
 	c := &Cluster{t: t}
 	first := opts
 	first.DataDir, first.NodeID, first.ClusterAddr, first.RetryJoin = t.TempDir(), "node1", "", nil
-	c.Nodes = append(c.Nodes, Start(t, first))
+	lead := Start(t, first)
+	lead.retry = true
+	lead.Client = lead.NewClient(lead.RootToken)
+	c.Nodes = append(c.Nodes, lead)
 	for i := 2; i <= n; i++ {
 		c.Nodes = append(c.Nodes, c.StartJoiner(fmt.Sprintf("node%d", i), opts))
 	}
@@ -81,6 +84,7 @@ func (c *Cluster) StartJoiner(nodeID string, opts Options) *Server {
 // joined by other means).
 func (c *Cluster) Adopt(s *Server) {
 	lead := c.Nodes[0]
+	s.retry = true
 	s.SetKeys(lead.keys, lead.opts.Threshold, lead.RootToken)
 	s.UnsealKeys = lead.UnsealKeys
 	s.Client = s.NewClient(lead.RootToken)

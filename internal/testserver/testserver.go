@@ -68,6 +68,7 @@ type Server struct {
 	Server       *server.Server
 
 	t       testing.TB
+	retry   bool
 	clients []*api.Client
 	cfg     *config.Config
 	opts    Options
@@ -177,6 +178,11 @@ func (s *Server) NewClient(token string) *api.Client {
 	conf := api.DefaultConfig()
 	conf.Address = s.Addr
 	conf.MaxRetries = 0
+	if s.retry {
+		// Cluster clients retry 5xx answers, as Vault clients do by
+		// default: leadership may move while the test runs.
+		conf.MaxRetries, conf.MinRetryWait, conf.MaxRetryWait = 8, 25*time.Millisecond, 250*time.Millisecond
+	}
 	if s.CACertFile != "" {
 		if err := conf.ConfigureTLS(&api.TLSConfig{CACert: s.CACertFile}); err != nil {
 			s.t.Fatal(err)

@@ -114,7 +114,7 @@ type timing struct {
 var (
 	// clusterTiming is hashicorp/raft's default, safe across a LAN.
 	clusterTiming = timing{heartbeat: time.Second, election: time.Second, lease: 500 * time.Millisecond, commit: 50 * time.Millisecond}
-	fastTiming    = timing{heartbeat: 100 * time.Millisecond, election: 100 * time.Millisecond, lease: 50 * time.Millisecond, commit: 5 * time.Millisecond}
+	fastTiming    = timing{heartbeat: 150 * time.Millisecond, election: 150 * time.Millisecond, lease: 100 * time.Millisecond, commit: 5 * time.Millisecond}
 )
 
 // Open opens or creates the storage in opts.Path and starts raft. A node
