@@ -58,6 +58,8 @@ type haState struct {
 	joinMu   sync.Mutex
 	join     *pendingJoin
 	retrying bool
+	// joinRun serialises answering the pending challenge.
+	joinRun sync.Mutex
 }
 
 // activeNode is the active node's advertisement.

@@ -325,6 +325,10 @@ func (c *Core) autoCompleteJoin(ctx context.Context) error {
 // completeJoin answers the pending challenge with the root key, installs
 // the node certificate, waits for the data and unseals.
 func (c *Core) completeJoin(ctx context.Context, rootKey []byte) error {
+	// One answer at a time: the operator's unseal and the auto-unseal
+	// loop may both try.
+	c.ha.joinRun.Lock()
+	defer c.ha.joinRun.Unlock()
 	pj := c.pendingJoinState()
 	if pj == nil {
 		return logical.InvalidRequest("no raft join is pending")
