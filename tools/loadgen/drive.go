@@ -32,6 +32,9 @@ type Result struct {
 	P99Ms          float64 `json:"p99_ms"`
 	MaxMs          float64 `json:"max_ms"`
 	FirstError     string  `json:"first_error,omitempty"`
+	// CeilingShare is ok/s as a share of the workload's ceiling measured
+	// in the same run; in a merged report, the median of the runs' shares.
+	CeilingShare float64 `json:"ceiling_share,omitempty"`
 	// TeardownSec is how long the teardown took: for server workloads
 	// mostly the unmount revoking every lease or token the run created.
 	TeardownSec float64 `json:"teardown_seconds"`

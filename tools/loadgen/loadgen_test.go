@@ -263,3 +263,22 @@ func TestSelectWorkloads(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianShareIsPerRun(t *testing.T) {
+	// A noisy machine moves the ceiling and the workload together; the
+	// share is taken per run before the median.
+	mk := func(noop, seal float64) *Report {
+		return &Report{Runs: 1, Workers: 8, Duration: 15, Results: []Result{
+			{Workload: "noop", SuccessPerSec: noop},
+			{Workload: "seal-status", SuccessPerSec: seal, P99Ms: 1},
+		}}
+	}
+	m := medianReport([]*Report{mk(10000, 9500), mk(30000, 12000), mk(20000, 19000)})
+	s := m.Results[1]
+	if s.CeilingShare != 0.95 {
+		t.Fatalf("share %v, want the median of the per-run shares 0.95", s.CeilingShare)
+	}
+	if _, share, _, met := verdict(s, map[string]float64{"noop": m.Results[0].SuccessPerSec}); share != 0.95 || met != "yes" {
+		t.Errorf("verdict share %v met %q, want 0.95 and yes", share, met)
+	}
+}

@@ -199,6 +199,7 @@ func runLoad(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			rep.Final = &m
 		}
 	}
+	fillShares(rep)
 	if o.out != "" {
 		if err := writeReportFile(o.out, rep); err != nil {
 			return err
