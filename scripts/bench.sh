@@ -81,9 +81,9 @@ cleanup() {
     wait "$LOADGEN_PID" 2>/dev/null || true
   fi
   stop_server
-  if [ "$keep_out" = 1 ]; then
+  if [ "$keep_out" = 1 ] && [ "$OUT" = "$work/out" ]; then
     find "$work" -mindepth 1 -maxdepth 1 ! -name out -exec rm -rf {} +
-    [ "$OUT" = "$work/out" ] && echo "==> reports, logs and profiles kept in $OUT" >&2
+    echo "==> reports, logs and profiles kept in $OUT" >&2
   else
     rm -rf "$work"
   fi
