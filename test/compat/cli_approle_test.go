@@ -48,7 +48,7 @@ func TestCLIAppRoleLogin(t *testing.T) {
 		t.Fatalf("read creds: exit %d %s", code, errOut)
 	}
 	var creds struct {
-		LeaseID string `json:"lease_id"`
+		LeaseID string                    `json:"lease_id"`
 		Data    struct{ Username string } `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(out), &creds); err != nil || creds.LeaseID == "" || creds.Data.Username == "" {
