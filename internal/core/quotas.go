@@ -32,10 +32,7 @@ func (c *Core) resolveRole(ctx context.Context, rt *router.Route, rel string, re
 	if rt == nil || rt.Entry.Table != router.TableAuth || !c.quotas.HasRoleQuotas() {
 		return ""
 	}
-	probe := &logical.Request{
-		ID: req.ID, Operation: logical.ResolveRoleOperation, Path: rel, Data: req.Data,
-		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, Connection: req.Connection,
-	}
+	probe := scopeTo(&logical.Request{ID: req.ID, Operation: logical.ResolveRoleOperation, Data: req.Data, Connection: req.Connection}, rt, rel)
 	resp, err := rt.Backend.HandleRequest(ctx, probe)
 	if err != nil || resp == nil {
 		return ""

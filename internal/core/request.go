@@ -136,12 +136,7 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 		return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q. route entry not found.", fullPath)
 	}
 
-	req.Path = rel
-	req.Storage = rt.Storage
-	req.MountPoint = rt.Entry.RoutePath()
-	req.MountType = rt.Entry.Type
-	req.MountAccessor = rt.Entry.Accessor
-	resp, err = rt.Backend.HandleRequest(ctx, req)
+	resp, err = rt.Backend.HandleRequest(ctx, scopeTo(req, rt, rel))
 	req.Path = fullPath
 	if te != nil {
 		// A token whose last use this was is revoked now that the request is done.
@@ -188,6 +183,20 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	return resp, nil
 }
 
+// scopeTo points a request at a mount: the path relative to it, the
+// mount's storage view and its identity.
+func scopeTo(req *logical.Request, rt *router.Route, rel string) *logical.Request {
+	req.Path, req.Storage = rel, rt.Storage
+	req.MountPoint, req.MountType, req.MountAccessor = rt.Entry.RoutePath(), rt.Entry.Type, rt.Entry.Accessor
+	return req
+}
+
+// mountRequest is a request the core sends to a mount on its own behalf
+// (renew, revoke, rollback, role resolution, ...).
+func mountRequest(rt *router.Route, op logical.Operation, rel string) *logical.Request {
+	return scopeTo(&logical.Request{ID: randomUUID(), Operation: op}, rt, rel)
+}
+
 // checkToken resolves the caller's token and checks the ACL. When the
 // token is valid but the ACL refuses, the entry is returned with the error
 // so the refusal can be audited with the caller's identity.
@@ -212,8 +221,7 @@ func (c *Core) checkToken(ctx context.Context, req *logical.Request, rt *router.
 
 	if rt != nil && req.Operation == logical.UpdateOperation {
 		probe := *req
-		probe.Path, probe.Storage = rel, rt.Storage
-		probe.MountPoint, probe.MountType = rt.Entry.RoutePath(), rt.Entry.Type
+		scopeTo(&probe, rt, rel)
 		// An existence check that fails (e.g. on a malformed field) counts
 		// as "update": the ACL decides first, the handler then reports the
 		// bad input.

@@ -131,11 +131,7 @@ func (c *Core) rollbackLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, rt := range c.router.Routes() {
-			req := &logical.Request{
-				ID: randomUUID(), Operation: logical.RollbackOperation, Path: "",
-				Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type,
-			}
-			if _, err := rt.Backend.HandleRequest(ctx, req); err != nil && ctx.Err() == nil {
+			if _, err := rt.Backend.HandleRequest(ctx, mountRequest(rt, logical.RollbackOperation, "")); err != nil && ctx.Err() == nil {
 				c.logger.Warn("rollback failed", "mount", rt.Entry.RoutePath(), "error", err)
 			}
 		}
@@ -169,10 +165,8 @@ func (r *leaseRevoker) Revoke(ctx context.Context, e *lease.Entry) error {
 	if rt == nil {
 		return fmt.Errorf("no mount serves lease path %q", e.Path)
 	}
-	req := &logical.Request{
-		ID: randomUUID(), Operation: logical.RevokeOperation, Path: rel, Secret: e.Secret,
-		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
-	}
+	req := mountRequest(rt, logical.RevokeOperation, rel)
+	req.Secret = e.Secret
 	resp, err := rt.Backend.HandleRequest(ctx, req)
 	if err == nil && resp != nil && resp.Data["fallback_cleanup"] == true {
 		// The engine had to clean up after the role's revocation statements.
@@ -196,10 +190,8 @@ func (r *leaseRevoker) Renew(ctx context.Context, e *lease.Entry, increment time
 	s.Increment = increment
 	s.IssueTime = e.IssueTime
 	s.LeaseID = e.ID
-	req := &logical.Request{
-		ID: randomUUID(), Operation: logical.RenewOperation, Path: rel, Secret: &s,
-		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
-	}
+	req := mountRequest(rt, logical.RenewOperation, rel)
+	req.Secret = &s
 	resp, err := rt.Backend.HandleRequest(ctx, req)
 	if err != nil {
 		return nil, err
@@ -251,11 +243,8 @@ func (c *Core) renewLoginAuth(ctx context.Context, te *token.Entry, auth *logica
 	if rt == nil {
 		return nil, logical.InvalidRequest("the auth method that issued this token (%s) is no longer mounted", te.Path)
 	}
-	req := &logical.Request{
-		ID: randomUUID(), Operation: logical.RenewOperation, Path: rel, Auth: auth,
-		Storage: rt.Storage, MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, MountAccessor: rt.Entry.Accessor,
-		Data: map[string]interface{}{},
-	}
+	req := mountRequest(rt, logical.RenewOperation, rel)
+	req.Auth, req.Data = auth, map[string]interface{}{}
 	resp, err := rt.Backend.HandleRequest(ctx, req)
 	if err != nil {
 		if errors.Is(err, logical.ErrUnsupportedOperation) {

@@ -162,10 +162,9 @@ func (c *Core) handleReport(ctx context.Context, req *logical.Request, d *framew
 			continue
 		}
 		q := func(ctx context.Context, op logical.Operation, path string) (*logical.Response, error) {
-			return rt.Backend.HandleRequest(ctx, &logical.Request{
-				ID: randomUUID(), Operation: op, Path: path, Storage: rt.Storage,
-				MountPoint: rt.Entry.RoutePath(), MountType: rt.Entry.Type, ClientToken: req.ClientToken,
-			})
+			r := mountRequest(rt, op, path)
+			r.ClientToken = req.ClientToken
+			return rt.Backend.HandleRequest(ctx, r)
 		}
 		info, err := report.DescribeEngine(ctx, e.Path, e.Type, e.Options, q)
 		if err != nil {

@@ -60,10 +60,9 @@ func (c *Core) cubbyhole(ctx context.Context, op logical.Operation, accessor str
 	if rt == nil {
 		return nil, fmt.Errorf("cubbyhole is not mounted")
 	}
-	return rt.Backend.HandleRequest(ctx, &logical.Request{
-		ID: randomUUID(), Operation: op, Path: wrappedResponseKey, ClientTokenAccessor: accessor, Data: data,
-		Storage: rt.Storage, MountPoint: "cubbyhole/", MountType: "cubbyhole",
-	})
+	req := mountRequest(rt, op, wrappedResponseKey)
+	req.ClientTokenAccessor, req.Data = accessor, data
+	return rt.Backend.HandleRequest(ctx, req)
 }
 
 // clearCubbyhole deletes a revoked token's cubbyhole.

@@ -212,15 +212,15 @@ func (h *handler) handleLogical(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *logical.Request, resp *logical.Response, err error) {
-	if err != nil {
-		if resp != nil {
-			// e.g. Retry-After on a 429
-			for k, vs := range resp.Headers {
-				for _, v := range vs {
-					w.Header().Add(k, v)
-				}
+	if resp != nil {
+		// Extra headers go out with any answer (e.g. Retry-After on a 429).
+		for k, vs := range resp.Headers {
+			for _, v := range vs {
+				w.Header().Add(k, v)
 			}
 		}
+	}
+	if err != nil {
 		if resp != nil && statusFor(err) == http.StatusNotFound && hasBody(resp) {
 			respondJSON(w, http.StatusNotFound, envelope(req.ID, req.MountType, resp))
 			return
@@ -241,13 +241,6 @@ func (h *handler) respondLogical(w http.ResponseWriter, r *http.Request, req *lo
 		w.WriteHeader(status)
 		_, _ = w.Write(resp.Raw)
 		return
-	}
-	if resp != nil {
-		for k, vs := range resp.Headers {
-			for _, v := range vs {
-				w.Header().Add(k, v)
-			}
-		}
 	}
 	if req.Operation == logical.ListOperation && resp != nil && resp.Data != nil && emptyKeys(resp.Data["keys"]) && len(resp.Warnings) == 0 {
 		// Vault answers an empty listing with 404.
