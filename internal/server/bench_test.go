@@ -62,17 +62,7 @@ func seedKV(b *testing.B, s *testserver.Server, tok string) {
 
 // BenchmarkKVv2Read: KV v2 reads on raft storage through the core.
 func BenchmarkKVv2Read(b *testing.B) {
-	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
-	tok := benchToken(b, s)
-	seedKV(b, s, tok)
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			handle(b, s, logical.ReadOperation, fmt.Sprintf("secret/data/k%d", n.Add(1)%100), tok, nil)
-		}
-	})
+	benchKVRead(b, nil, false)
 }
 
 // BenchmarkKVv2Write: KV v2 writes on raft storage through the core
@@ -94,41 +84,13 @@ func BenchmarkKVv2Write(b *testing.B) {
 
 // BenchmarkHTTPKVv2Read: the same read over HTTPS with the vault/api client.
 func BenchmarkHTTPKVv2Read(b *testing.B) {
-	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
-	tok := benchToken(b, s)
-	seedKV(b, s, tok)
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c := s.NewClient(tok)
-		for pb.Next() {
-			if _, err := c.Logical().Read(fmt.Sprintf("secret/data/k%d", n.Add(1)%100)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchKVRead(b, nil, true)
 }
 
 // BenchmarkKVv2ReadAudited is BenchmarkKVv2Read with one file audit
 // device enabled (compare the two for the audit overhead).
 func BenchmarkKVv2ReadAudited(b *testing.B) {
-	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
-	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
-		Type: "file", Options: map[string]string{"file_path": b.TempDir() + "/audit.log"},
-	}); err != nil {
-		b.Fatal(err)
-	}
-	tok := benchToken(b, s)
-	seedKV(b, s, tok)
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			handle(b, s, logical.ReadOperation, fmt.Sprintf("secret/data/k%d", n.Add(1)%100), tok, nil)
-		}
-	})
+	benchKVRead(b, enableFileAudit, false)
 }
 
 // BenchmarkTokenMemory creates 100,000 tokens with a TTL (each with its
@@ -164,11 +126,26 @@ func BenchmarkTokenMemory(b *testing.B) {
 // BenchmarkHTTPKVv2ReadAudited is BenchmarkHTTPKVv2Read with one file
 // audit device enabled.
 func BenchmarkHTTPKVv2ReadAudited(b *testing.B) {
+	benchKVRead(b, enableFileAudit, true)
+}
+
+// BenchmarkKVv2ReadRateLimited is BenchmarkKVv2Read with a global
+// rate-limit quota far above the load (the cost of the quota check).
+func BenchmarkKVv2ReadRateLimited(b *testing.B) {
+	benchKVRead(b, func(b *testing.B, s *testserver.Server) {
+		if _, err := s.Client.Logical().Write("sys/quotas/rate-limit/global", map[string]interface{}{"rate": 1e9}); err != nil {
+			b.Fatal(err)
+		}
+	}, false)
+}
+
+// benchKVRead reads the 100 seeded KV v2 keys in parallel on a raft
+// server prepared by setup (nil: as started), through the core or, with
+// overHTTP, over HTTPS with the vault/api client.
+func benchKVRead(b *testing.B, setup func(*testing.B, *testserver.Server), overHTTP bool) {
 	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
-	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
-		Type: "file", Options: map[string]string{"file_path": b.TempDir() + "/audit.log"},
-	}); err != nil {
-		b.Fatal(err)
+	if setup != nil {
+		setup(b, s)
 	}
 	tok := benchToken(b, s)
 	seedKV(b, s, tok)
@@ -176,30 +153,26 @@ func BenchmarkHTTPKVv2ReadAudited(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		c := s.NewClient(tok)
+		var c *api.Client
+		if overHTTP {
+			c = s.NewClient(tok)
+		}
 		for pb.Next() {
-			if _, err := c.Logical().Read(fmt.Sprintf("secret/data/k%d", n.Add(1)%100)); err != nil {
+			path := fmt.Sprintf("secret/data/k%d", n.Add(1)%100)
+			if !overHTTP {
+				handle(b, s, logical.ReadOperation, path, tok, nil)
+			} else if _, err := c.Logical().Read(path); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 }
 
-// BenchmarkKVv2ReadRateLimited is BenchmarkKVv2Read with a global
-// rate-limit quota far above the load (the cost of the quota check).
-func BenchmarkKVv2ReadRateLimited(b *testing.B) {
-	s := testserver.Start(b, testserver.Options{DataDir: b.TempDir()})
-	if _, err := s.Client.Logical().Write("sys/quotas/rate-limit/global", map[string]interface{}{"rate": 1e9}); err != nil {
+// enableFileAudit enables one file audit device.
+func enableFileAudit(b *testing.B, s *testserver.Server) {
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": b.TempDir() + "/audit.log"},
+	}); err != nil {
 		b.Fatal(err)
 	}
-	tok := benchToken(b, s)
-	seedKV(b, s, tok)
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			handle(b, s, logical.ReadOperation, fmt.Sprintf("secret/data/k%d", n.Add(1)%100), tok, nil)
-		}
-	})
 }
