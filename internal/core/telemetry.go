@@ -20,9 +20,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/version"
 )
 
-// Metrics returns the core's metrics (nil when telemetry is off).
-func (c *Core) Metrics() *metrics.Metrics { return c.conf.Metrics }
-
 // leaseHooks are the lease manager's callbacks into quotas, metrics and
 // the usage statistics.
 func (c *Core) leaseHooks(opts *lease.Options) {

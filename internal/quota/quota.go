@@ -6,7 +6,6 @@ package quota
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -443,8 +442,6 @@ func (m *Manager) LeaseEnded(path string) {
 	m.countLocked(path, -1)
 }
 
-// ErrNotFound is returned for unknown quotas.
-var ErrNotFound = errors.New("quota not found")
 
 // HasRoleQuotas reports whether any quota is bound to a role, so callers
 // can skip resolving roles when none is.
