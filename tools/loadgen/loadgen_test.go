@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +285,100 @@ func TestMedianShareIsPerRun(t *testing.T) {
 	}
 	if _, share, _, met := verdict(s, map[string]float64{"noop": m.Results[0].SuccessPerSec}); share != 0.95 || met != "yes" {
 		t.Errorf("verdict share %v met %q, want 0.95 and yes", share, met)
+	}
+}
+
+// fakeTransit stands in for a Vault server's transit endpoints and records
+// what the transit-encrypt workload asks of it.
+type fakeTransit struct {
+	mu        sync.Mutex
+	mounts    map[string]string // path -> type
+	keys      map[string]string // mount/keys/name -> type
+	encrypts  int
+	unmounted []string
+	problems  []string
+}
+
+func (f *fakeTransit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fail := func(format string, args ...any) {
+		f.problems = append(f.problems, fmt.Sprintf(format, args...))
+		w.WriteHeader(http.StatusBadRequest)
+	}
+	if r.Header.Get("X-Vault-Token") != "root" {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	var body map[string]any
+	if r.Method == http.MethodPost {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			fail("%s %s: body: %v", r.Method, r.URL.Path, err)
+			return
+		}
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/v1/")
+	switch mount, rest, _ := strings.Cut(path, "/"); {
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "sys/mounts/"):
+		f.mounts[strings.TrimPrefix(path, "sys/mounts/")], _ = body["type"].(string)
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodDelete && strings.HasPrefix(path, "sys/mounts/"):
+		f.unmounted = append(f.unmounted, strings.TrimPrefix(path, "sys/mounts/"))
+		w.WriteHeader(http.StatusNoContent)
+	case f.mounts[mount] != "transit":
+		fail("%s %s: no transit mount %q", r.Method, path, mount)
+	case r.Method == http.MethodPost && strings.HasPrefix(rest, "keys/"):
+		f.keys[path], _ = body["type"].(string)
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPost && strings.HasPrefix(rest, "encrypt/"):
+		if _, ok := f.keys[mount+"/keys/"+strings.TrimPrefix(rest, "encrypt/")]; !ok {
+			fail("encrypt with a key never created: %s", path)
+			return
+		}
+		s, _ := body["plaintext"].(string)
+		pt, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(pt) != 100 || len(body) != 1 {
+			fail("encrypt body %v: want only a base64 plaintext of 100 bytes", body)
+			return
+		}
+		f.encrypts++
+		_, _ = w.Write([]byte(`{"data":{"ciphertext":"vault:v1:AAAA","key_version":1}}`))
+	default:
+		fail("unexpected %s %s", r.Method, path)
+	}
+}
+
+func TestTransitEncryptWorkload(t *testing.T) {
+	f := &fakeTransit{mounts: map[string]string{}, keys: map[string]string{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	e := &env{api: newAPIClient(srv.URL, "root", 2), id: "abcd", workers: 2, log: io.Discard, cleanup: true}
+	w := lookupWorkload("transit-encrypt")
+	if !w.server {
+		t.Error("transit-encrypt is not marked as a server workload")
+	}
+	inst, err := w.setup(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.mounts["bench-transit-abcd"] != "transit" || f.keys["bench-transit-abcd/keys/bench"] != "aes256-gcm96" {
+		t.Fatalf("setup made mounts %v and keys %v, want transit at bench-transit-abcd with an aes256-gcm96 key", f.mounts, f.keys)
+	}
+	r := drive(context.Background(), "transit-encrypt", inst.op, 2, 0, 100*time.Millisecond)
+	if r.Requests == 0 || r.Errors != 0 || f.encrypts < int(r.Requests) {
+		t.Errorf("%d requests, %d errors (%s), %d encrypts served", r.Requests, r.Errors, r.FirstError, f.encrypts)
+	}
+	if err := inst.teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.unmounted) != 1 || f.unmounted[0] != "bench-transit-abcd" {
+		t.Errorf("teardown unmounted %v", f.unmounted)
+	}
+	for _, p := range f.problems {
+		t.Error(p)
+	}
+	// The target is 9,000 ok/s; it has no p99 target.
+	if _, _, want, met := verdict(Result{Workload: "transit-encrypt", SuccessPerSec: 9500, P99Ms: 50}, nil); want != 9000 || met != "yes" {
+		t.Errorf("transit-encrypt at 9500 ok/s: target %v ok/s, met %q; want 9000 and yes", want, met)
 	}
 }

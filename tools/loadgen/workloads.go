@@ -52,6 +52,7 @@ func workloadTable() []workload {
 		{name: "seal-status", server: true, setup: setupSealStatus},
 		{name: "kvv2-write", server: true, setup: setupKVWrite},
 		{name: "kvv2-read", server: true, setup: setupKVRead},
+		{name: "transit-encrypt", server: true, setup: setupTransitEncrypt},
 		{name: "approle-login", server: true, setup: setupAppRole},
 		{name: "pki-crypto", setup: setupPKICrypto},
 		{name: "pki-issue", server: true, setup: setupPKI},
