@@ -442,7 +442,6 @@ func (m *Manager) LeaseEnded(path string) {
 	m.countLocked(path, -1)
 }
 
-
 // HasRoleQuotas reports whether any quota is bound to a role, so callers
 // can skip resolving roles when none is.
 func (m *Manager) HasRoleQuotas() bool {
