@@ -102,6 +102,16 @@ func (b *Barrier) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
+// transaction is Transaction for logical ops, as views and write batches
+// use it.
+func (b *Barrier) transaction(ctx context.Context, ops []logical.StorageOp) error {
+	phys := make([]storage.Op, len(ops))
+	for i, op := range ops {
+		phys[i] = storage.Op{Delete: op.Delete, Entry: &storage.Entry{Key: op.Entry.Key, Value: op.Entry.Value}}
+	}
+	return b.Transaction(ctx, phys)
+}
+
 // Transaction encrypts the puts of ops and applies them all. A physical
 // backend that implements storage.Transactional applies them atomically;
 // on any other backend they are applied in order and a failure leaves the

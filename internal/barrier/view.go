@@ -2,6 +2,7 @@ package barrier
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -51,6 +52,14 @@ func (v *View) Get(ctx context.Context, key string) (*logical.StorageEntry, erro
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
+	if wb := logical.WriteBatchFrom(ctx); wb != nil {
+		if e, found := wb.Staged(v.b, v.prefix+key); found {
+			if e != nil {
+				e.Key = key
+			}
+			return e, nil
+		}
+	}
 	e, err := v.b.Get(ctx, v.prefix+key)
 	if e == nil || err != nil {
 		return nil, err
@@ -64,6 +73,9 @@ func (v *View) Put(ctx context.Context, entry *logical.StorageEntry) error {
 	if err := checkKey(entry.Key); err != nil {
 		return err
 	}
+	if wb := logical.WriteBatchFrom(ctx); wb != nil {
+		return wb.Stage(v.b, v.b.transaction, logical.PutOp(v.prefix+entry.Key, entry.Value))
+	}
 	return v.b.Put(ctx, &logical.StorageEntry{Key: v.prefix + entry.Key, Value: entry.Value})
 }
 
@@ -72,5 +84,27 @@ func (v *View) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	if wb := logical.WriteBatchFrom(ctx); wb != nil {
+		return wb.Stage(v.b, v.b.transaction, logical.DeleteOp(v.prefix+key))
+	}
 	return v.b.Delete(ctx, v.prefix+key)
+}
+
+// Transaction applies ops, whose keys are relative to the view, as one
+// transaction (or stages them in the context's write batch).
+func (v *View) Transaction(ctx context.Context, ops []logical.StorageOp) error {
+	abs := make([]logical.StorageOp, len(ops))
+	for i, op := range ops {
+		if op.Entry == nil {
+			return fmt.Errorf("transaction op %d has no entry", i)
+		}
+		if err := checkKey(op.Entry.Key); err != nil {
+			return err
+		}
+		abs[i] = logical.StorageOp{Delete: op.Delete, Entry: &logical.StorageEntry{Key: v.prefix + op.Entry.Key, Value: op.Entry.Value}}
+	}
+	if wb := logical.WriteBatchFrom(ctx); wb != nil {
+		return wb.Stage(v.b, v.b.transaction, abs...)
+	}
+	return v.b.transaction(ctx, abs)
 }
