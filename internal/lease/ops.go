@@ -44,19 +44,23 @@ func (m *Manager) Register(ctx context.Context, path, clientToken string, secret
 		IssueTime:   now,
 		ExpireTime:  now.Add(secret.TTL),
 	}
-	if err := m.persist(ctx, e); err != nil {
+	if err := m.store(ctx, e, true); err != nil {
 		return nil, m.rollback(ctx, e, err)
 	}
-	if err := m.index(ctx, e); err != nil {
-		return nil, m.rollback(ctx, e, err)
-	}
-	m.mu.Lock()
-	wake := m.trackLocked(e.ID, e.ExpireTime, false)
-	m.mu.Unlock()
-	if wake {
-		m.wake()
-	}
+	m.track(ctx, e)
 	return e, nil
+}
+
+// track schedules e's expiry once its storage is committed.
+func (m *Manager) track(ctx context.Context, e *Entry) {
+	logical.AfterCommit(ctx, func() {
+		m.mu.Lock()
+		wake := m.trackLocked(e.ID, e.ExpireTime, false)
+		m.mu.Unlock()
+		if wake {
+			m.wake()
+		}
+	})
 }
 
 // rollback undoes a half-registered lease: the secret is revoked on its
@@ -111,20 +115,10 @@ func (m *Manager) RegisterToken(ctx context.Context, id, creationPath string, to
 	if auth.IssueTime.IsZero() {
 		auth.IssueTime = e.IssueTime
 	}
-	if err := m.persist(ctx, e); err != nil {
+	if err := m.store(ctx, e, old == nil); err != nil {
 		return err
 	}
-	if old == nil {
-		if err := m.index(ctx, e); err != nil {
-			return err
-		}
-	}
-	m.mu.Lock()
-	wake := m.trackLocked(e.ID, e.ExpireTime, false)
-	m.mu.Unlock()
-	if wake {
-		m.wake()
-	}
+	m.track(ctx, e)
 	return nil
 }
 

@@ -120,24 +120,22 @@ func (m *Manager) load(ctx context.Context, id string) (*Entry, error) {
 
 // persist writes a lease entry.
 func (m *Manager) persist(ctx context.Context, e *Entry) error {
+	return m.store(ctx, e, false)
+}
+
+// store writes a lease entry and, with indexed, its entry under its client
+// token, as one transaction.
+func (m *Manager) store(ctx context.Context, e *Entry, indexed bool) error {
 	b, err := encodeEntry(e)
 	if err != nil {
 		return fmt.Errorf("encode lease %q: %w", e.ID, err)
 	}
-	if err := m.view.Put(ctx, &logical.StorageEntry{Key: idPrefix + e.ID, Value: b}); err != nil {
+	ops := []logical.StorageOp{logical.PutOp(idPrefix+e.ID, b)}
+	if indexed && e.ClientToken != "" {
+		ops = append(ops, logical.PutOp(tokenIndexKey(e.ClientToken, e.ID), []byte(e.ID)))
+	}
+	if err := logical.Transaction(ctx, m.view, ops); err != nil {
 		return fmt.Errorf("store lease %q: %w", e.ID, err)
-	}
-	return nil
-}
-
-// index records the lease under its client token.
-func (m *Manager) index(ctx context.Context, e *Entry) error {
-	if e.ClientToken == "" {
-		return nil
-	}
-	err := m.view.Put(ctx, &logical.StorageEntry{Key: tokenIndexKey(e.ClientToken, e.ID), Value: []byte(e.ID)})
-	if err != nil {
-		return fmt.Errorf("index lease %q by token: %w", e.ID, err)
 	}
 	return nil
 }

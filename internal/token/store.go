@@ -291,16 +291,24 @@ func (s *Store) Create(ctx context.Context, te *Entry) error {
 		return err
 	}
 	te.Accessor = acc
-	if err := s.persistNew(ctx, te); err != nil {
+	// The token, its indexes and its lease are written as one transaction
+	// where the storage allows it.
+	bctx, batch := logical.WithWriteBatch(ctx)
+	if err := s.persistNew(bctx, te); err != nil {
+		batch.Discard()
 		return err
 	}
 	if !te.ExpireTime.IsZero() {
-		if err := s.leases.RegisterToken(ctx, te); err != nil {
+		if err := s.leases.RegisterToken(bctx, te); err != nil {
+			batch.Discard()
 			if derr := s.deleteIndexes(ctx, te); derr != nil {
 				s.log.Error("remove token after failed lease registration", "accessor", te.Accessor, "error", derr)
 			}
 			return fmt.Errorf("register token lease: %w", err)
 		}
+	}
+	if err := batch.Commit(ctx); err != nil {
+		return fmt.Errorf("store token: %w", err)
 	}
 	return nil
 }

@@ -162,21 +162,25 @@ func (b *versioned) writeData(ctx context.Context, req *logical.Request, d *fram
 
 // storeVersion writes buf as the key's next version, updates its metadata,
 // prunes versions beyond max_versions and answers with the new version's
-// metadata. The caller holds the key's lock.
+// metadata. The three changes are one storage transaction, so the metadata
+// never refers to a version that was not written. The caller holds the
+// key's lock.
 func (b *versioned) storeVersion(ctx context.Context, s logical.Storage, m *keyMetadata, buf []byte, cfg mountConfig) (*logical.Response, error) {
 	next := m.CurrentVersion + 1
-	if err := s.Put(ctx, &logical.StorageEntry{Key: b.versionKey(m.Key, next), Value: buf}); err != nil {
-		return nil, fmt.Errorf("write version %d of %q: %w", next, m.Key, err)
-	}
 	vm, pruned := m.addVersion(b.now().UTC(), cfg)
-	if err := b.putMetadata(ctx, s, m); err != nil {
+	meta, err := logical.StorageEntryJSON(b.metadataKey(m.Key), m)
+	if err != nil {
 		return nil, err
 	}
-	resp := &logical.Response{Data: vm.response(m.CurrentVersion, m.CustomMetadata)}
-	if w := b.deleteVersions(ctx, s, m.Key, pruned); w != "" {
-		resp.AddWarning(w)
+	ops := make([]logical.StorageOp, 0, 2+len(pruned))
+	ops = append(ops, logical.PutOp(b.versionKey(m.Key, next), buf), logical.StorageOp{Entry: meta})
+	for _, v := range pruned {
+		ops = append(ops, logical.DeleteOp(b.versionKey(m.Key, v)))
 	}
-	return resp, nil
+	if err := logical.Transaction(ctx, s, ops); err != nil {
+		return nil, fmt.Errorf("write version %d of %q: %w", next, m.Key, err)
+	}
+	return &logical.Response{Data: vm.response(m.CurrentVersion, m.CustomMetadata)}, nil
 }
 
 func (b *versioned) patchData(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

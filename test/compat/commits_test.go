@@ -1,0 +1,98 @@
+package compat
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/coffer-dev/coffer/internal/testserver"
+)
+
+// lastIndex reads the leader's applied raft index from the autopilot state.
+func lastIndex(t *testing.T, c *api.Client) uint64 {
+	t.Helper()
+	s, err := c.Logical().Read("sys/storage/raft/autopilot/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, _ := s.Data["servers"].(map[string]interface{})
+	for _, v := range servers {
+		srv, _ := v.(map[string]interface{})
+		if srv["status"] == "leader" {
+			n, err := srv["last_index"].(json.Number).Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return uint64(n)
+		}
+	}
+	t.Fatalf("no leader in autopilot state %v", s.Data)
+	return 0
+}
+
+// commitsOf runs op several times and returns the fewest raft entries one
+// run added (background work can only add entries, never remove them).
+func commitsOf(t *testing.T, c *api.Client, op func(i int) error) uint64 {
+	t.Helper()
+	least := ^uint64(0)
+	for i := range 5 {
+		before := lastIndex(t, c)
+		if err := op(i); err != nil {
+			t.Fatal(err)
+		}
+		least = min(least, lastIndex(t, c)-before)
+	}
+	return least
+}
+
+// TestOneCommitPerWrite checks on raft storage that the common write
+// requests each cost one raft commit: a KV v2 write (new version, metadata
+// and the pruned old version), and a login or token creation (token,
+// accessor, lease and its index).
+func TestOneCommitPerWrite(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{DataDir: t.TempDir()})
+	c := s.Client
+	if _, err := c.Logical().Write("secret/config", map[string]interface{}{"max_versions": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("auth/approle/role/app", map[string]interface{}{"token_ttl": "2m", "token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := c.Logical().Read("auth/approle/role/app/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := c.Logical().Write("auth/approle/role/app/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		op   func(i int) error
+	}{
+		{"kv v2 write with pruning", func(i int) error {
+			_, err := c.KVv2("secret").Put(t.Context(), "k", map[string]interface{}{"n": fmt.Sprint(i)})
+			return err
+		}},
+		{"approle login", func(int) error {
+			_, err := c.Logical().Write("auth/approle/login", map[string]interface{}{
+				"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]})
+			return err
+		}},
+		{"token create", func(int) error {
+			_, err := c.Auth().Token().Create(&api.TokenCreateRequest{TTL: "1h", Policies: []string{"default"}})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		if n := commitsOf(t, c, tc.op); n != 1 {
+			t.Errorf("%s: %d raft commits, want 1", tc.name, n)
+		}
+	}
+}
