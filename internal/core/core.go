@@ -110,6 +110,11 @@ type Core struct {
 	migrations sync.Map
 	// quotaView lets metrics scrapes read quota usage without the state lock.
 	quotaView atomic.Pointer[quota.Manager]
+
+	// sealCache is the stored seal configuration as read while this node
+	// is active, and sealGen counts writes of it (see seal.go).
+	sealCache atomic.Pointer[sealCacheEntry]
+	sealGen   atomic.Uint64
 }
 
 // New returns a sealed Core over the physical storage.
@@ -164,6 +169,9 @@ func (c *Core) Sealed() bool {
 // Initialized reports whether the storage holds an initialised barrier,
 // or a join to an initialised cluster is waiting for the unseal keys.
 func (c *Core) Initialized(ctx context.Context) (bool, error) {
+	if _, ok := c.cachedSealConfig(); ok {
+		return true, nil
+	}
 	if c.joinPending() {
 		return true, nil
 	}

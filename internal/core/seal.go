@@ -77,24 +77,107 @@ func (c *Core) putSealConfig(ctx context.Context, sc *seal.Config) error {
 	if err != nil {
 		return err
 	}
+	// Entries read before the write has landed must not be used after it.
+	c.sealGen.Add(1)
+	defer c.sealGen.Add(1)
 	return c.phys.Put(ctx, &storage.Entry{Key: sealConfigPath, Value: b})
+}
+
+// The seal configuration changes only at init, rekey and seal migration,
+// and each of them writes it through putSealConfig on the node that is,
+// or is about to become, the active node. seal-status and health ask for
+// it on every call, so the active node keeps it in memory. An entry is
+// used only while the node is active in the same activation (activeCtx:
+// every unseal, step-up and snapshot restore makes a new one), in the same
+// raft term (no other node can have led, and written, in between) and
+// while no write of the configuration has started since it was read.
+// Standbys and sealed nodes always read storage: they do not see the
+// writes that the raft log brings them.
+type sealCacheEntry struct {
+	epoch context.Context
+	term  uint64
+	gen   uint64
+	// sc is nil when no configuration is stored; it is shared by every
+	// reader and never modified.
+	sc *seal.Config
+}
+
+// activeEpoch returns the context of the current activation, or nil when
+// the node is not the active node.
+func (c *Core) activeEpoch() context.Context {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed || c.ha.standby || c.activeCtx == nil || c.activeCtx.Err() != nil {
+		return nil
+	}
+	return c.activeCtx
+}
+
+// raftTerm is the node's current raft term (0 without a cluster).
+func (c *Core) raftTerm() uint64 {
+	if c.conf.Raft == nil {
+		return 0
+	}
+	if r := c.conf.Raft.Raft(); r != nil {
+		return r.CurrentTerm()
+	}
+	return 0
+}
+
+// cachedSealConfig returns the seal configuration remembered during this
+// activation; ok is false when there is none or it may be stale.
+func (c *Core) cachedSealConfig() (sc *seal.Config, ok bool) {
+	e := c.sealCache.Load()
+	if e == nil || e.gen != c.sealGen.Load() || e.term != c.raftTerm() {
+		return nil, false
+	}
+	if epoch := c.activeEpoch(); epoch == nil || epoch != e.epoch {
+		return nil, false
+	}
+	return e.sc, true
+}
+
+// activeSealConfig returns the stored seal configuration, from memory when
+// the node is active and has read it before in this activation.
+func (c *Core) activeSealConfig(ctx context.Context) (*seal.Config, error) {
+	if sc, ok := c.cachedSealConfig(); ok {
+		return sc, nil
+	}
+	gen, term, epoch := c.sealGen.Load(), c.raftTerm(), c.activeEpoch()
+	sc, err := c.sealConfig(ctx)
+	if err != nil || epoch == nil {
+		return sc, err
+	}
+	c.sealCache.Store(&sealCacheEntry{epoch: epoch, term: term, gen: gen, sc: sc})
+	return sc, nil
 }
 
 // SealStatus reports the seal state.
 func (c *Core) SealStatus(ctx context.Context) (*SealStatus, error) {
-	st := &SealStatus{Type: seal.TypeShamir, Sealed: c.Sealed(), ClusterName: c.conf.ClusterName, StorageType: c.conf.StorageType}
-	init, err := c.Initialized(ctx)
-	if err != nil {
-		return nil, err
+	st := &SealStatus{Type: seal.TypeShamir, ClusterName: c.conf.ClusterName, StorageType: c.conf.StorageType}
+	c.stateLock.RLock()
+	st.Sealed, st.ClusterID = c.sealed, c.clusterID
+	c.stateLock.RUnlock()
+	sc, cached := c.cachedSealConfig()
+	if !cached {
+		init, err := c.Initialized(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !init {
+			st.ClusterID = ""
+			return st, nil
+		}
+		if c.joinPending() {
+			sc, err = c.sealConfigOrJoin(ctx)
+		} else {
+			sc, err = c.activeSealConfig(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	st.Initialized = init
-	if !init {
-		return st, nil
-	}
-	sc, err := c.sealConfigOrJoin(ctx)
-	if err != nil {
-		return nil, err
-	}
+	st.Initialized = true
 	if sc != nil {
 		st.Threshold, st.Shares = sc.SecretThreshold, sc.SecretShares
 		if sc.Type != "" {
@@ -111,7 +194,6 @@ func (c *Core) SealStatus(ctx context.Context) (*SealStatus, error) {
 		st.Progress, st.Nonce = len(c.unseal.keys), c.unseal.nonce
 	}
 	c.unsealLock.Unlock()
-	st.ClusterID = c.ClusterID()
 	return st, nil
 }
 
