@@ -91,7 +91,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respondError(w, err)
 		return
 	}
-	if h.opts.MaxRequestSize > 0 && r.Body != nil && !isSnapshotUpload(r) {
+	if h.opts.MaxRequestSize > 0 && r.Body != nil && r.Body != http.NoBody && !isSnapshotUpload(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxRequestSize)
 	}
 	if h.forwardIfStandby(w, r, path) {

@@ -149,10 +149,15 @@ func queryData(r *http.Request) map[string]interface{} {
 
 // validPath rejects paths that try to climb out of their mount.
 func validPath(p string) error {
-	for _, seg := range strings.Split(p, "/") {
+	for rest := p; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		if seg == ".." || seg == "." {
 			return logical.InvalidRequest("invalid request path %q: \".\" and \"..\" segments are not allowed", p)
 		}
+		if !more {
+			break
+		}
+		rest = after
 	}
 	if strings.Contains(p, "//") {
 		return logical.InvalidRequest("invalid request path %q: empty path segments are not allowed", p)

@@ -70,12 +70,30 @@ func respondErrorStatus(w http.ResponseWriter, status int, msgs ...string) {
 	respondJSON(w, status, errorBody{Errors: msgs})
 }
 
+// Header values shared by every JSON response. Their length equals their
+// capacity, so a later Header.Add copies them instead of writing into them.
+var (
+	contentTypeJSON = []string{"application/json"}
+	cacheNoStore    = []string{"no-store"}
+)
+
 func respondJSON(w http.ResponseWriter, status int, body interface{}) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = cacheNoStore
+	bp := bufPool.Get().(*[]byte)
+	b, err := appendBody((*bp)[:0], body)
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(body)
+	if err != nil {
+		bufPool.Put(bp)
+		_ = json.NewEncoder(w).Encode(body)
+		return
+	}
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
 }
 
 func envelope(reqID, mountType string, resp *logical.Response) *logical.HTTPResponse {

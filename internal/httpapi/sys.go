@@ -74,21 +74,46 @@ func encodeKeys(keys [][]byte) ([]string, []string) {
 	return hexKeys, b64Keys
 }
 
-func (h *handler) sealStatusBody(r *http.Request) (map[string]interface{}, error) {
+// sealStatusResponse is the body of sys/seal-status (and of sys/unseal).
+// Its fields are in the order encoding/json gives a map's keys, the order
+// in which the body has always been sent.
+type sealStatusResponse struct {
+	BuildDate string `json:"build_date"`
+	// ClusterID and ClusterName are sent only while unsealed.
+	ClusterID    *string `json:"cluster_id,omitempty"`
+	ClusterName  *string `json:"cluster_name,omitempty"`
+	Initialized  bool    `json:"initialized"`
+	Migration    bool    `json:"migration"`
+	N            int     `json:"n"`
+	Nonce        string  `json:"nonce"`
+	Progress     int     `json:"progress"`
+	RecoverySeal bool    `json:"recovery_seal"`
+	Sealed       bool    `json:"sealed"`
+	StorageType  string  `json:"storage_type"`
+	T            int     `json:"t"`
+	Type         string  `json:"type"`
+	Version      string  `json:"version"`
+}
+
+func (h *handler) sealStatusBody(r *http.Request) (*sealStatusResponse, error) {
 	st, err := h.core.SealStatus(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]interface{}{
-		"type": st.Type, "initialized": st.Initialized, "sealed": st.Sealed,
-		"t": st.Threshold, "n": st.Shares, "progress": st.Progress, "nonce": st.Nonce,
-		"version": h.opts.Version, "build_date": h.opts.BuildDate, "migration": st.Migration,
-		"recovery_seal": st.RecoverySeal, "storage_type": st.StorageType,
+	return h.sealStatusResponse(st), nil
+}
+
+func (h *handler) sealStatusResponse(st *core.SealStatus) *sealStatusResponse {
+	out := &sealStatusResponse{
+		Type: st.Type, Initialized: st.Initialized, Sealed: st.Sealed,
+		T: st.Threshold, N: st.Shares, Progress: st.Progress, Nonce: st.Nonce,
+		Version: h.opts.Version, BuildDate: h.opts.BuildDate, Migration: st.Migration,
+		RecoverySeal: st.RecoverySeal, StorageType: st.StorageType,
 	}
 	if !st.Sealed {
-		out["cluster_name"], out["cluster_id"] = st.ClusterName, st.ClusterID
+		out.ClusterName, out.ClusterID = &st.ClusterName, &st.ClusterID
 	}
-	return out, nil
+	return out
 }
 
 func (h *handler) handleSealStatus(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +193,9 @@ func (h *handler) handleSeal(w http.ResponseWriter, r *http.Request) {
 
 // healthCode reads a status-code override from the query.
 func healthCode(r *http.Request, name string, def int) int {
+	if r.URL.RawQuery == "" {
+		return def
+	}
 	if v := r.URL.Query().Get(name); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 100 && n <= 599 {
 			return n
@@ -196,20 +224,44 @@ func (h *handler) handleHealth(w http.ResponseWriter, r *http.Request) {
 	case standby && !queryTrue(r, "standbyok"):
 		code = healthCode(r, "standbycode", http.StatusTooManyRequests)
 	}
-	body := map[string]interface{}{
-		"initialized": init, "sealed": sealed, "standby": standby, "performance_standby": false,
-		"replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
-		"server_time_utc": time.Now().Unix(), "version": h.opts.Version, "enterprise": false,
-		"echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0,
-	}
+	body := newHealthResponse(init, sealed, standby, time.Now().Unix(), h.opts.Version)
 	if init && !sealed {
-		body["cluster_name"], body["cluster_id"] = h.core.ClusterName(), h.core.ClusterID()
+		name, id := h.core.ClusterName(), h.core.ClusterID()
+		body.ClusterName, body.ClusterID = &name, &id
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(code)
 		return
 	}
 	respondJSON(w, code, body)
+}
+
+// healthResponse is the body of sys/health, its fields in the order
+// encoding/json gives a map's keys.
+type healthResponse struct {
+	ClockSkewMS int64 `json:"clock_skew_ms"`
+	// ClusterID and ClusterName are sent only when initialised and unsealed.
+	ClusterID                     *string `json:"cluster_id,omitempty"`
+	ClusterName                   *string `json:"cluster_name,omitempty"`
+	EchoDurationMS                int64   `json:"echo_duration_ms"`
+	Enterprise                    bool    `json:"enterprise"`
+	Initialized                   bool    `json:"initialized"`
+	PerformanceStandby            bool    `json:"performance_standby"`
+	ReplicationDRMode             string  `json:"replication_dr_mode"`
+	ReplicationPerformanceMode    string  `json:"replication_performance_mode"`
+	ReplicationPrimaryCanaryAgeMS int64   `json:"replication_primary_canary_age_ms"`
+	Sealed                        bool    `json:"sealed"`
+	ServerTimeUTC                 int64   `json:"server_time_utc"`
+	Standby                       bool    `json:"standby"`
+	Version                       string  `json:"version"`
+}
+
+func newHealthResponse(init, sealed, standby bool, now int64, version string) *healthResponse {
+	return &healthResponse{
+		Initialized: init, Sealed: sealed, Standby: standby,
+		ReplicationPerformanceMode: "disabled", ReplicationDRMode: "disabled",
+		ServerTimeUTC: now, Version: version,
+	}
 }
 
 // queryTrue reports whether a boolean query parameter is set ("standbyok",
