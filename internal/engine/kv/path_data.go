@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -58,7 +59,8 @@ func (b *versioned) readData(ctx context.Context, req *logical.Request, d *frame
 	lock.RLock()
 	defer lock.RUnlock()
 
-	m, err := b.getMetadata(ctx, req.Storage, key)
+	// m is shared with other readers: it must not be modified.
+	m, err := b.sharedMetadata(ctx, req.Storage, key)
 	if err != nil || m == nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func (b *versioned) readData(ctx context.Context, req *logical.Request, d *frame
 	}
 	resp := &logical.Response{Data: map[string]interface{}{
 		"data":     nil,
-		"metadata": vm.response(num, m.CustomMetadata),
+		"metadata": vm.response(num, maps.Clone(m.CustomMetadata)),
 	}}
 	if vm.Destroyed || vm.deleted(b.now()) {
 		return notFound(resp)

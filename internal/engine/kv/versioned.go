@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,9 @@ type versioned struct {
 
 	cfgMu sync.RWMutex
 	cfg   *mountConfig // cached; nil until first loaded
+
+	// metaCache saves reads the JSON decoding of unchanged metadata.
+	metaCache metadataCache
 }
 
 func newVersioned(conf *logical.BackendConfig, now func() time.Time) (*versioned, error) {
@@ -206,6 +210,92 @@ func (b *versioned) getMetadata(ctx context.Context, s logical.Storage, key stri
 		m.Versions = map[uint64]*versionMetadata{}
 	}
 	return &m, nil
+}
+
+// sharedMetadata is getMetadata for readers that do not modify the result:
+// the metadata may be shared with other readers. It still reads the entry
+// from storage on every call and decodes it again whenever its bytes
+// differ from the ones decoded last time, so it sees every write, made on
+// this node or anywhere else.
+func (b *versioned) sharedMetadata(ctx context.Context, s logical.Storage, key string) (*keyMetadata, error) {
+	mk := b.metadataKey(key)
+	e, err := s.Get(ctx, mk)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %q: %w", key, err)
+	}
+	if e == nil {
+		return nil, nil
+	}
+	if m := b.metaCache.get(key, e.Value); m != nil {
+		return m, nil
+	}
+	var m keyMetadata
+	if err := e.DecodeJSON(&m); err != nil {
+		return nil, fmt.Errorf("read metadata of %q: decode %q: %w", key, mk, err)
+	}
+	if m.Versions == nil {
+		m.Versions = map[uint64]*versionMetadata{}
+	}
+	b.metaCache.put(key, e.Value, &m)
+	return &m, nil
+}
+
+// metadataCache maps a key to its metadata as last decoded, together with
+// the stored bytes it was decoded from. The decoded metadata is never
+// modified. The bytes held are bounded; beyond the bound, arbitrary
+// entries are dropped.
+type metadataCache struct {
+	mu    sync.RWMutex
+	byKey map[string]*cachedMetadata
+	bytes int
+}
+
+type cachedMetadata struct {
+	raw  []byte
+	meta *keyMetadata
+}
+
+const (
+	// metadataCacheBytes bounds the stored metadata a mount keeps decoded.
+	metadataCacheBytes = 1 << 20
+	// metadataCacheEntryBytes: larger metadata is not kept.
+	metadataCacheEntryBytes = 64 << 10
+)
+
+// get returns the cached metadata of key if it was decoded from raw.
+func (c *metadataCache) get(key string, raw []byte) *keyMetadata {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.byKey[key]; e != nil && bytes.Equal(e.raw, raw) {
+		return e.meta
+	}
+	return nil
+}
+
+// put remembers m as the decoding of raw, key's stored metadata.
+func (c *metadataCache) put(key string, raw []byte, m *keyMetadata) {
+	if len(raw) > metadataCacheEntryBytes {
+		return
+	}
+	e := &cachedMetadata{raw: bytes.Clone(raw), meta: m}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]*cachedMetadata{}
+	}
+	if old := c.byKey[key]; old != nil {
+		c.bytes -= len(old.raw)
+		delete(c.byKey, key)
+	}
+	for k, old := range c.byKey {
+		if c.bytes+len(raw) <= metadataCacheBytes {
+			break
+		}
+		c.bytes -= len(old.raw)
+		delete(c.byKey, k)
+	}
+	c.byKey[key] = e
+	c.bytes += len(raw)
 }
 
 func (b *versioned) putMetadata(ctx context.Context, s logical.Storage, m *keyMetadata) error {
