@@ -267,6 +267,7 @@ func (b *backend) rebuildCRLs(st *store, force bool) ([]string, error) {
 		expiry = 72 * time.Hour
 	}
 	now := b.now().UTC()
+	var ops []logical.StorageOp
 	for _, g := range groups {
 		var number int64
 		for _, id := range g.members {
@@ -284,16 +285,45 @@ func (b *backend) rebuildCRLs(st *store, force bool) ([]string, error) {
 			continue
 		}
 		for _, id := range g.members {
-			if err := st.s.Put(st.ctx, &logical.StorageEntry{Key: crlPrefix + id, Value: der}); err != nil {
-				return nil, fmt.Errorf("store CRL: %w", err)
-			}
+			ops = append(ops, logical.PutOp(crlPrefix+id, der))
 			state.Numbers[id], state.NextUpdate[id] = number, now.Add(expiry)
 		}
 	}
-	if err := st.put(crlStatePath, state); err != nil {
+	se, err := logical.StorageEntryJSON(crlStatePath, state)
+	if err != nil {
 		return nil, err
 	}
+	ops = append(ops, logical.StorageOp{Entry: se}, logical.DeleteOp(crlPendingPath))
+	if err := logical.Transaction(st.ctx, st.s, ops); err != nil {
+		return nil, fmt.Errorf("store CRL: %w", err)
+	}
 	return warnings, nil
+}
+
+// crlPending reports whether revocations wait for a CRL rebuild.
+func (st *store) crlPending() (bool, error) {
+	e, err := st.s.Get(st.ctx, crlPendingPath)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", crlPendingPath, err)
+	}
+	return e != nil, nil
+}
+
+// rebuildPendingCRLs rebuilds the CRLs if revocations wait for it. The
+// marker is checked again under the CRL lock, so a burst of callers
+// rebuilds once.
+func (b *backend) rebuildPendingCRLs(st *store) error {
+	if pending, err := st.crlPending(); err != nil || !pending {
+		return err
+	}
+	b.crlLock.Lock()
+	pending, err := st.crlPending()
+	b.crlLock.Unlock()
+	if err != nil || !pending {
+		return err
+	}
+	_, err = b.rebuildCRLs(st, false)
+	return err
 }
 
 // revokedEntries reads every revocation record.
@@ -323,6 +353,9 @@ func (b *backend) crlDER(st *store, ref string) ([]byte, error) {
 	if err != nil {
 		return nil, refError(err)
 	}
+	if err := b.rebuildPendingCRLs(st); err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		e, err := st.s.Get(st.ctx, crlPrefix+id)
 		if err != nil {
@@ -340,10 +373,14 @@ func (b *backend) crlDER(st *store, ref string) ([]byte, error) {
 	return nil, nil
 }
 
-// periodic runs on the rollback tick: with auto_rebuild, CRLs are
-// re-signed once they come within the grace period of their next update.
+// periodic runs on the rollback tick: pending revocations are put on the
+// CRLs, and with auto_rebuild CRLs are re-signed once they come within the
+// grace period of their next update.
 func (b *backend) periodic(ctx context.Context, s logical.Storage) error {
 	st := newStore(ctx, s)
+	if err := b.rebuildPendingCRLs(st); err != nil {
+		return err
+	}
 	cfg, err := st.crlConfig()
 	if err != nil || !cfg.AutoRebuild || cfg.Disable {
 		return err

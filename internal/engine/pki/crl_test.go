@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/x509"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -192,5 +193,69 @@ func TestCRLConfig(t *testing.T) {
 	h.write("config/crl", map[string]interface{}{"disable": true})
 	if n := len(fetchCRL(t, h, "crl", c.intCert).RevokedCertificateEntries); n != 0 {
 		t.Errorf("disabled CRL lists %d certificates", n)
+	}
+}
+
+// TestLeaseRevocationBurstSignsOneCRL revokes many leased certificates in a
+// row: no CRL is signed per revocation; the next fetch signs one CRL that
+// lists them all, and the periodic tick does the same when nobody fetches.
+func TestLeaseRevocationBurstSignsOneCRL(t *testing.T) {
+	c := newChain(t)
+	h := c.inter
+	h.write("roles/leased", map[string]interface{}{"allowed_domains": "corp.local", "allow_subdomains": true, "key_type": "ec", "generate_lease": true, "max_ttl": "1h"})
+	revokeLeases := func(n int) []*big.Int {
+		var serials []*big.Int
+		for i := range n {
+			resp := h.write("issue/leased", map[string]interface{}{"common_name": fmt.Sprintf("h%d.corp.local", i)})
+			serials = append(serials, mustCert(t, respStr(resp, "certificate")).SerialNumber)
+			if _, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: logical.RevokeOperation, Path: "issue/leased", Storage: h.s, Secret: resp.Secret}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return serials
+	}
+	before := fetchCRL(t, h, "crl", c.intCert).Number.Int64()
+
+	serials := revokeLeases(10)
+	if e, _ := h.s.Get(t.Context(), crlPendingPath); e == nil {
+		t.Fatal("no pending marker after lease revocations")
+	}
+	crl := fetchCRL(t, h, "crl", c.intCert)
+	if got := crl.Number.Int64(); got != before+1 {
+		t.Fatalf("CRL number went from %d to %d over 10 lease revocations, want one rebuild", before, got)
+	}
+	for _, s := range serials {
+		if !listed(crl, s) {
+			t.Fatalf("serial %x missing from the CRL", s)
+		}
+	}
+	if e, _ := h.s.Get(t.Context(), crlPendingPath); e != nil {
+		t.Fatal("pending marker left after the rebuild")
+	}
+	if again := fetchCRL(t, h, "crl", c.intCert).Number.Int64(); again != before+1 {
+		t.Fatalf("a fetch without pending revocations rebuilt the CRL (number %d)", again)
+	}
+
+	// Without a fetch, the periodic tick rebuilds.
+	serials = revokeLeases(3)
+	if _, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: logical.RollbackOperation, Path: "", Storage: h.s}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := h.s.Get(t.Context(), crlPendingPath); e != nil {
+		t.Fatal("periodic tick left the pending marker")
+	}
+	id := respStr(h.read("issuer/default"), "issuer_id")
+	e, err := h.s.Get(t.Context(), crlPrefix+id)
+	if err != nil || e == nil {
+		t.Fatalf("stored CRL: %v, %v", e, err)
+	}
+	stored, err := x509.ParseRevocationList(e.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range serials {
+		if !listed(stored, s) {
+			t.Fatalf("serial %x missing from the CRL rebuilt by the periodic tick", s)
+		}
 	}
 }

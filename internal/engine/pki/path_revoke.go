@@ -64,6 +64,14 @@ func (b *backend) revokeLease(ctx context.Context, req *logical.Request, _ *fram
 
 // revoke records a revocation and rebuilds the CRLs (unless auto_rebuild
 // defers that). Revoking twice returns the first revocation's time.
+//
+// Revocations of expiring or revoked leases come in bursts (a token's or a
+// mount's leases all at once), and re-signing the whole CRL for each one
+// costs time and storage quadratic in the burst. Those are recorded
+// together with a pending marker instead; the CRLs are rebuilt once, by
+// the next CRL fetch, the next periodic tick (every minute and right after
+// unseal) or the next explicit rebuild, whichever comes first. OCSP reads
+// the revocation records and answers "revoked" at once.
 func (b *backend) revoke(st *store, serial string, cert *x509.Certificate, fromLease bool) (*logical.Response, error) {
 	issuers, err := st.allIssuers()
 	if err != nil {
@@ -107,15 +115,24 @@ func (b *backend) revoke(st *store, serial string, cert *x509.Certificate, fromL
 		return nil, err
 	}
 	info = &revocationInfo{CertificateBytes: cert.Raw, RevocationTime: now.Unix(), RevocationTimeUTC: now.UTC(), IssuerID: issuerID}
-	if err := st.put(key, info); err != nil {
-		return nil, fmt.Errorf("error saving revoked certificate: %w", err)
-	}
 	cfg, err := st.crlConfig()
 	if err != nil {
 		return nil, err
 	}
+	record, err := logical.StorageEntryJSON(key, info)
+	if err != nil {
+		return nil, err
+	}
+	ops := []logical.StorageOp{{Entry: record}}
+	deferred := fromLease && !cfg.AutoRebuild && !cfg.Disable
+	if deferred {
+		ops = append(ops, logical.PutOp(crlPendingPath, []byte(`{}`)))
+	}
+	if err := logical.Transaction(st.ctx, st.s, ops); err != nil {
+		return nil, fmt.Errorf("error saving revoked certificate: %w", err)
+	}
 	resp := revocationResponse(info)
-	if !cfg.AutoRebuild {
+	if !cfg.AutoRebuild && !deferred {
 		warnings, err := b.rebuildCRLs(st, false)
 		if err != nil {
 			return nil, fmt.Errorf("error encountered during CRL building: %w", err)

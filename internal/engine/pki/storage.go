@@ -28,8 +28,10 @@ const (
 	keysConfigPath    = "config/keys"
 	crlConfigPath     = "config/crl"
 	crlStatePath      = "config/crl-state"
-	urlsConfigPath    = "urls"
-	defaultRef        = "default"
+	// crlPendingPath marks revocations not yet on the CRLs (see revoke).
+	crlPendingPath = "config/crl-pending"
+	urlsConfigPath = "urls"
+	defaultRef     = "default"
 )
 
 // Issuer usages.
