@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // cryptOptions are the per-item inputs of encrypt and decrypt.
@@ -44,11 +46,35 @@ func (p *policy) encrypt(rnd io.Reader, ver int, pt []byte, o cryptOptions) (str
 	if err != nil {
 		return "", 0, err
 	}
-	prefix := p.versionPrefix(ver)
-	out := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(len(raw)))
-	copy(out, prefix)
-	base64.StdEncoding.Encode(out[len(prefix):], raw)
-	return string(out), ver, nil
+	return p.versioned(ver, raw), ver, nil
+}
+
+// versioned returns versionPrefix(ver) followed by the base64 of raw,
+// built in a single allocation.
+func (p *policy) versioned(ver int, raw []byte) string {
+	var sb strings.Builder
+	if p.VersionTemplate != "" {
+		prefix := p.versionPrefix(ver)
+		sb.Grow(len(prefix) + base64.StdEncoding.EncodedLen(len(raw)))
+		sb.WriteString(prefix)
+	} else {
+		var num [20]byte
+		digits := strconv.AppendInt(num[:0], int64(ver), 10)
+		sb.Grow(len("vault:v:") + len(digits) + base64.StdEncoding.EncodedLen(len(raw)))
+		sb.WriteString("vault:v")
+		sb.Write(digits)
+		sb.WriteByte(':')
+	}
+	// Encode through a stack buffer in whole 3-byte groups, so that only
+	// the last chunk is padded.
+	var chunk [4 * 128]byte
+	for len(raw) > 0 {
+		n := min(len(raw), 3*128)
+		base64.StdEncoding.Encode(chunk[:], raw[:n])
+		sb.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
+		raw = raw[n:]
+	}
+	return sb.String()
 }
 
 func (p *policy) sealSymmetric(rnd io.Reader, m *material, pt []byte, o cryptOptions) ([]byte, error) {

@@ -84,27 +84,18 @@ func singleItem(d *framework.FieldData) batchItem {
 }
 
 func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.String("name")
-	var items []batchItem
 	rawBatch := d.Raw["batch_input"]
-	if rawBatch != nil {
-		var err error
-		if items, err = decodeBatch(rawBatch, "plaintext"); err != nil {
-			return nil, err
-		}
-	} else {
-		pt, ok := d.GetOk("plaintext")
-		if !ok {
-			return nil, logical.InvalidRequest("missing plaintext to encrypt")
-		}
-		it := singleItem(d)
-		it.Plaintext = pt.(string)
-		items = []batchItem{it}
+	if rawBatch == nil {
+		return b.encryptOne(ctx, req, d)
+	}
+	items, err := decodeBatch(rawBatch, "plaintext")
+	if err != nil {
+		return nil, err
 	}
 	if err := contextConsistent(items); err != nil {
 		return nil, err
 	}
-	p, release, created, err := b.encryptionKey(ctx, req, d, name, items[0].Context != "")
+	p, release, created, err := b.encryptionKey(ctx, req, d, d.String("name"), items[0].Context != "")
 	if err != nil {
 		return nil, err
 	}
@@ -127,25 +118,44 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 		}
 		results[i].Reference = items[i].Reference
 	}
-	resp := &logical.Response{}
-	if rawBatch == nil {
-		if results[0].Error != "" {
-			if internalErr {
-				return nil, fmt.Errorf("encrypt: %s", results[0].Error)
-			}
-			return nil, logical.InvalidRequest("%s", results[0].Error)
-		}
-		resp.Data = map[string]interface{}{"ciphertext": results[0].Ciphertext, "key_version": results[0].KeyVersion}
-	} else {
-		resp.Data = map[string]interface{}{"batch_results": results}
+	resp := &logical.Response{Data: map[string]interface{}{"batch_results": results}}
+	addUpsertWarning(req, resp, created)
+	return batchStatus(req, d, resp, ok, userErr, internalErr)
+}
+
+// encryptOne serves an encrypt request without batch_input, the common
+// case, without the batch bookkeeping.
+func (b *backend) encryptOne(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	pt, ok := d.GetOk("plaintext")
+	if !ok {
+		return nil, logical.InvalidRequest("missing plaintext to encrypt")
 	}
+	it := singleItem(d)
+	it.Plaintext = pt.(string)
+	p, release, created, err := b.encryptionKey(ctx, req, d, d.String("name"), it.Context != "")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ct, ver, err := b.encryptItem(p, &it)
+	if err != nil {
+		if isUserError(err) {
+			return nil, logical.InvalidRequest("%s", err.Error())
+		}
+		return nil, fmt.Errorf("encrypt: %s", err.Error())
+	}
+	resp := &logical.Response{Data: map[string]interface{}{"ciphertext": ct, "key_version": ver}}
+	addUpsertWarning(req, resp, created)
+	return resp, nil
+}
+
+// addUpsertWarning tells a caller who asked to create the key (create
+// capability, missing key at the existence check) that someone else
+// created it in between.
+func addUpsertWarning(req *logical.Request, resp *logical.Response, created bool) {
 	if req.Operation == logical.CreateOperation && !created {
 		resp.AddWarning("Attempted creation of the key during the encrypt operation, but it was created beforehand")
 	}
-	if rawBatch == nil {
-		return resp, nil
-	}
-	return batchStatus(req, d, resp, ok, userErr, internalErr)
 }
 
 // encryptionKey returns the named key read-locked, creating it first on a

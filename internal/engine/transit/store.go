@@ -22,6 +22,15 @@ const policyPrefix = "policy/"
 type keyHandle struct {
 	mu sync.RWMutex
 	p  *policy // nil once the key is deleted or replaced
+	// runlock and unlock are mu's methods as values, made once so that
+	// acquire does not allocate them on every request.
+	runlock, unlock func()
+}
+
+func newKeyHandle(p *policy) *keyHandle {
+	h := &keyHandle{p: p}
+	h.runlock, h.unlock = h.mu.RUnlock, h.mu.Unlock
+	return h
 }
 
 // keyStore caches parsed keys in memory, loads them from the mount's
@@ -73,7 +82,7 @@ func (s *keyStore) handle(ctx context.Context, st logical.Storage, name string) 
 }
 
 func (s *keyStore) insert(name string, p *policy) *keyHandle {
-	h := &keyHandle{p: p}
+	h := newKeyHandle(p)
 	s.mu.Lock()
 	s.handles[name] = h
 	s.mu.Unlock()
@@ -123,11 +132,13 @@ func (s *keyStore) acquire(ctx context.Context, st logical.Storage, name string,
 		if err != nil || h == nil {
 			return nil, nil, err
 		}
-		lock, unlock := h.mu.RLock, h.mu.RUnlock
+		unlock := h.runlock
 		if write {
-			lock, unlock = h.mu.Lock, h.mu.Unlock
+			h.mu.Lock()
+			unlock = h.unlock
+		} else {
+			h.mu.RLock()
 		}
-		lock()
 		if h.p == nil {
 			// Deleted or replaced while we waited; look it up again.
 			unlock()
@@ -217,7 +228,7 @@ func (s *keyStore) remove(ctx context.Context, st logical.Storage, name string) 
 		if p == nil {
 			return userErrorf("could not delete key; not found")
 		}
-		h = &keyHandle{p: p}
+		h = newKeyHandle(p)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -254,7 +265,7 @@ func (s *keyStore) replace(ctx context.Context, st logical.Storage, p *policy, f
 			return err
 		}
 		if existing != nil {
-			h = &keyHandle{p: existing}
+			h = newKeyHandle(existing)
 		}
 	}
 	if h != nil {
