@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/coffer-dev/coffer/internal/logical"
 )
@@ -59,6 +61,12 @@ func (m *Manager) revokeNow(ctx context.Context, id string, force bool) (bool, e
 			return false, fmt.Errorf("revoke lease %q: %w", id, err)
 		}
 		m.log.Warn("forced revocation: dropping lease whose revocation failed", "lease_id", id, "error", err)
+	} else if e.Auth != nil {
+		// Revoking a token removes its own lease too.
+		if cur, err := m.view.Get(ctx, idPrefix+id); err == nil && cur == nil {
+			m.forget(id)
+			return true, nil
+		}
 	}
 	if err := m.remove(ctx, e); err != nil {
 		return false, err
@@ -112,18 +120,18 @@ func (m *Manager) lazyRevoke(ctx context.Context, id string) (bool, error) {
 }
 
 // RevokePrefix revokes every lease whose ID starts with prefix (a lease ID
-// on its own revokes that lease). sync revokes now and stops at the first
+// on its own revokes that lease). wait revokes now and stops at the first
 // failure; otherwise the leases are queued for the workers. force (which
-// implies sync) deletes leases even when their target refuses. It returns
+// implies wait) deletes leases even when their target refuses. It returns
 // how many leases were revoked or queued.
-func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force, sync bool) (int, error) {
+func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force, wait bool) (int, error) {
 	prefix = strings.TrimPrefix(prefix, "/")
 	if prefix == "" {
 		return 0, logical.InvalidRequest("prefix must be specified")
 	}
-	sync = sync || force
+	wait = wait || force
 	one := func(id string) (bool, error) {
-		if sync {
+		if wait {
 			return m.revokeNow(ctx, id, force)
 		}
 		return m.lazyRevoke(ctx, id)
@@ -146,22 +154,56 @@ func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force, sync b
 	if err != nil {
 		return 0, fmt.Errorf("failed to scan for leases: %w", err)
 	}
-	n := 0
-	for i, k := range keys {
-		if err := ctx.Err(); err != nil {
-			return n, err
+	// Leases are revoked by a few workers at once: storage commits of
+	// concurrent revocations are batched, and one slow target does not
+	// hold up the rest. The first failure stops handing out more work.
+	var (
+		n, next  atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		id := strings.TrimPrefix(k, idPrefix)
-		ok, err := one(id)
-		if err != nil {
-			return n, fmt.Errorf("failed to revoke %q (%d / %d): %w", id, i+1, len(keys), err)
-		}
-		if ok {
-			n++
-		}
+		mu.Unlock()
 	}
-	return n, nil
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	for range min(prefixWorkers, len(keys)) {
+		wg.Go(func() {
+			for !failed() {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					fail(err)
+					return
+				}
+				id := strings.TrimPrefix(keys[i], idPrefix)
+				ok, err := one(id)
+				if err != nil {
+					fail(fmt.Errorf("failed to revoke %q (%d / %d): %w", id, i+1, len(keys), err))
+					return
+				}
+				if ok {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return int(n.Load()), firstErr
 }
+
+// prefixWorkers is how many leases RevokePrefix revokes at once.
+const prefixWorkers = 16
 
 // RevokeByToken queues for revocation every lease created with tokenID and
 // deletes the token's own lease without calling the Revoker (the caller is

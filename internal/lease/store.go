@@ -151,12 +151,12 @@ func (m *Manager) remove(ctx context.Context, e *Entry) error {
 		}
 		existed = cur != nil
 	}
+	ops := make([]logical.StorageOp, 0, 2)
 	if e.ClientToken != "" {
-		if err := m.view.Delete(ctx, tokenIndexKey(e.ClientToken, e.ID)); err != nil {
-			return fmt.Errorf("delete token index of lease %q: %w", e.ID, err)
-		}
+		ops = append(ops, logical.DeleteOp(tokenIndexKey(e.ClientToken, e.ID)))
 	}
-	if err := m.view.Delete(ctx, idPrefix+e.ID); err != nil {
+	ops = append(ops, logical.DeleteOp(idPrefix+e.ID))
+	if err := logical.Transaction(ctx, m.view, ops); err != nil {
 		return fmt.Errorf("delete lease %q: %w", e.ID, err)
 	}
 	if existed && m.opts.OnRemove != nil {

@@ -76,8 +76,11 @@ func (s *Store) revokeTree(ctx context.Context, salted, id string) error {
 		if cur.parent != "" {
 			// Normally gone with the token; also covers an index entry
 			// whose token no longer exists.
-			if err := s.view.Delete(ctx, parentPrefix+cur.parent+"/"+cur.salted); err != nil {
-				return fmt.Errorf("delete parent index: %w", err)
+			key := parentPrefix + cur.parent + "/" + cur.salted
+			if e, err := s.view.Get(ctx, key); err != nil || e != nil {
+				if err := s.view.Delete(ctx, key); err != nil {
+					return fmt.Errorf("delete parent index: %w", err)
+				}
 			}
 		}
 		stack = stack[:len(stack)-1]

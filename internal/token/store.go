@@ -345,17 +345,15 @@ func (s *Store) persistNew(ctx context.Context, te *Entry) error {
 // deleteIndexes removes a token's entry and indexes.
 func (s *Store) deleteIndexes(ctx context.Context, te *Entry) error {
 	s.cache.remove(te.salted)
+	ops := make([]logical.StorageOp, 0, 3)
 	if te.parentSalted != "" {
-		if err := s.view.Delete(ctx, parentPrefix+te.parentSalted+"/"+te.salted); err != nil {
-			return fmt.Errorf("delete parent index: %w", err)
-		}
+		ops = append(ops, logical.DeleteOp(parentPrefix+te.parentSalted+"/"+te.salted))
 	}
 	if te.Accessor != "" {
-		if err := s.view.Delete(ctx, accessorPrefix+s.salt.salt(te.Accessor)); err != nil {
-			return fmt.Errorf("delete accessor index: %w", err)
-		}
+		ops = append(ops, logical.DeleteOp(accessorPrefix+s.salt.salt(te.Accessor)))
 	}
-	if err := s.view.Delete(ctx, idPrefix+te.salted); err != nil {
+	ops = append(ops, logical.DeleteOp(idPrefix+te.salted))
+	if err := logical.Transaction(ctx, s.view, ops); err != nil {
 		return fmt.Errorf("delete token: %w", err)
 	}
 	s.cache.remove(te.salted)

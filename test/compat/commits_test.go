@@ -95,4 +95,16 @@ func TestOneCommitPerWrite(t *testing.T) {
 			t.Errorf("%s: %d raft commits, want 1", tc.name, n)
 		}
 	}
+
+	// Revoking a token: marked revoked first (it stops working before
+	// its leases go), then its lease, then its entry and indexes.
+	if n := commitsOf(t, c, func(int) error {
+		sec, err := c.Auth().Token().Create(&api.TokenCreateRequest{TTL: "1h", Policies: []string{"default"}})
+		if err != nil {
+			return err
+		}
+		return c.Auth().Token().RevokeAccessor(sec.Auth.Accessor)
+	}); n != 1+3 {
+		t.Errorf("token create and revoke: %d raft commits, want 1+3", n)
+	}
 }
