@@ -65,8 +65,19 @@ func (b *backend) keyExists(ctx context.Context, req *logical.Request, d *framew
 // singleItem makes the request's own fields into a one-item batch. Fields
 // a path does not declare read as empty.
 func singleItem(d *framework.FieldData) batchItem {
+	// given reports whether a declared field must be decoded: it was sent
+	// or has a default. Most requests send none of these fields, so this
+	// spares the decoding of each.
+	given := func(k string) bool {
+		s, ok := d.Schema[k]
+		if !ok {
+			return false
+		}
+		_, sent := d.Raw[k]
+		return sent || s.Default != nil
+	}
 	str := func(k string) string {
-		if _, ok := d.Schema[k]; !ok {
+		if !given(k) {
 			return ""
 		}
 		return d.String(k)
@@ -77,7 +88,7 @@ func singleItem(d *framework.FieldData) batchItem {
 		EncryptPaddingScheme: str("encrypt_padding_scheme"),
 		DecryptPaddingScheme: str("decrypt_padding_scheme"),
 	}
-	if _, ok := d.Schema["key_version"]; ok {
+	if given("key_version") {
 		it.KeyVersion = d.Int("key_version")
 	}
 	return it
