@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,16 +86,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		if err != nil {
 			return nil, err
 		}
+		tuning, err := raftTuning(cfg.Storage.Options)
+		if err != nil {
+			return nil, err
+		}
 		rb, err := raft.Open(ctx, raft.Options{
-			Path:           cfg.Storage.Path,
-			NodeID:         cfg.Storage.NodeID,
-			ClusterAddr:    bind,
-			AdvertiseAddr:  advertise,
-			ClusterTLS:     true,
-			DeferBootstrap: true,
-			Version:        version.Full(),
-			Logger:         logger.With("component", "raft"),
-			FastElection:   opts.FastRaft,
+			TrailingLogs:      tuning.TrailingLogs,
+			SnapshotThreshold: tuning.SnapshotThreshold,
+			SnapshotInterval:  tuning.SnapshotInterval,
+			Path:              cfg.Storage.Path,
+			NodeID:            cfg.Storage.NodeID,
+			ClusterAddr:       bind,
+			AdvertiseAddr:     advertise,
+			ClusterTLS:        true,
+			DeferBootstrap:    true,
+			Version:           version.Full(),
+			Logger:            logger.With("component", "raft"),
+			FastElection:      opts.FastRaft,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open raft storage at %s: %w", cfg.Storage.Path, err)
@@ -373,4 +381,28 @@ func (s *Server) Kill() {
 		s.stopUnseal()
 	}
 	_ = s.Core.Shutdown(context.Background())
+}
+
+// raftTuning reads trailing_logs, snapshot_threshold and snapshot_interval
+// from the raft storage options (the configuration has checked their
+// syntax).
+func raftTuning(opts map[string]string) (raft.Options, error) {
+	var o raft.Options
+	for key, dst := range map[string]*uint64{"trailing_logs": &o.TrailingLogs, "snapshot_threshold": &o.SnapshotThreshold} {
+		if v, ok := opts[key]; ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return o, fmt.Errorf("storage \"raft\": %s must be a positive whole number, got %q", key, v)
+			}
+			*dst = n
+		}
+	}
+	if v, ok := opts["snapshot_interval"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("storage \"raft\": snapshot_interval must be a positive duration, got %q", v)
+		}
+		o.SnapshotInterval = d
+	}
+	return o, nil
 }

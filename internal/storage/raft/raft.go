@@ -73,6 +73,14 @@ type Options struct {
 	// RetryJoin lists leaders to join. Open does not contact them, but a
 	// node with RetryJoin and no raft state does not bootstrap itself.
 	RetryJoin []RetryJoin
+	// TrailingLogs is how many log entries are kept after a snapshot
+	// (default 10000), SnapshotThreshold how many new entries make a
+	// snapshot due (default 8192) and SnapshotInterval how often that is
+	// checked (default 2m, randomised up to twice that). Zero means the
+	// default.
+	TrailingLogs      uint64
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 }
 
 // Backend is the raft storage backend. It is safe for concurrent use.
@@ -183,6 +191,15 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	}
 
 	conf := raftConfig(raft.ServerID(b.nodeID), opts.FastElection, hlog)
+	if opts.TrailingLogs > 0 {
+		conf.TrailingLogs = opts.TrailingLogs
+	}
+	if opts.SnapshotThreshold > 0 {
+		conf.SnapshotThreshold = opts.SnapshotThreshold
+	}
+	if opts.SnapshotInterval > 0 {
+		conf.SnapshotInterval = opts.SnapshotInterval
+	}
 	// vault.db is durable and records the last index it applied, so raft
 	// only needs to restore a snapshot on start if vault.db is behind it.
 	snapshots, err := snaps.List()
@@ -237,6 +254,7 @@ func raftConfig(id raft.ServerID, fast bool, logger hclog.Logger) *raft.Config {
 	// A removed node keeps its process and storage; it learns it is out
 	// of the cluster and stops taking part in elections.
 	conf.ShutdownOnRemove = false
+	conf.TrailingLogs = 10000
 	return conf
 }
 

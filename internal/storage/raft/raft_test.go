@@ -367,3 +367,17 @@ func TestLogsNoValues(t *testing.T) {
 		t.Fatal("a stored value was logged")
 	}
 }
+
+func TestSnapshotTuningApplied(t *testing.T) {
+	b := openTest(t, t.TempDir(), func(o *Options) {
+		o.TrailingLogs, o.SnapshotThreshold, o.SnapshotInterval = 123, 456, 7*time.Second
+	})
+	c := b.raft.ReloadableConfig()
+	if c.TrailingLogs != 123 || c.SnapshotThreshold != 456 || c.SnapshotInterval != 7*time.Second {
+		t.Fatalf("raft config = %+v", c)
+	}
+	d := openTest(t, t.TempDir()).raft.ReloadableConfig()
+	if d.TrailingLogs != 10000 || d.SnapshotThreshold != 8192 || d.SnapshotInterval != 120*time.Second {
+		t.Fatalf("default raft config = %+v", d)
+	}
+}
