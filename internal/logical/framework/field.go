@@ -131,6 +131,7 @@ func zeroValue(t FieldType) interface{} {
 }
 
 // FieldData holds a request's raw data and the schema to decode it with.
+// Raw may be the request's own data map: it must not be modified.
 type FieldData struct {
 	Raw    map[string]interface{}
 	Schema map[string]*FieldSchema
@@ -139,6 +140,20 @@ type FieldData struct {
 // Validate decodes every known field once and reports the first problem as
 // a 400 naming the field and the accepted type.
 func (d *FieldData) Validate() error {
+	for k, raw := range d.Raw {
+		s, ok := d.Schema[k]
+		if !ok {
+			continue
+		}
+		if _, _, err := decodeField(k, s, raw); err != nil {
+			// Report the first bad field in name order, as every time.
+			return d.firstError()
+		}
+	}
+	return nil
+}
+
+func (d *FieldData) firstError() error {
 	keys := make([]string, 0, len(d.Raw))
 	for k := range d.Raw {
 		keys = append(keys, k)
@@ -162,7 +177,7 @@ func (d *FieldData) Get(k string) interface{} {
 	if !ok {
 		panic(fmt.Sprintf("field %q not in the path's schema", k))
 	}
-	v, ok, err := d.GetOkErr(k)
+	v, ok, err := decodeField(k, s, d.Raw[k])
 	if err != nil || !ok {
 		return s.DefaultOrZero()
 	}
@@ -185,8 +200,12 @@ func (d *FieldData) GetOkErr(k string) (interface{}, bool, error) {
 	if !ok {
 		return nil, false, fmt.Errorf("unknown field %q", k)
 	}
-	raw, ok := d.Raw[k]
-	if !ok || raw == nil {
+	return decodeField(k, s, d.Raw[k])
+}
+
+// decodeField decodes the raw value of field k (nil when not given).
+func decodeField(k string, s *FieldSchema, raw interface{}) (interface{}, bool, error) {
+	if raw == nil {
 		return nil, false, nil
 	}
 	v, err := convert(s.Type, raw)
@@ -251,6 +270,10 @@ func joinValues(vals []interface{}) string {
 var nameRe = regexp.MustCompile(`^\w(([\w.-]+)?\w)?$`)
 
 func convert(t FieldType, raw interface{}) (interface{}, error) {
+	if decoded(t, raw) {
+		// Already the decoded value: return it without boxing a copy.
+		return raw, nil
+	}
 	switch t {
 	case TypeString:
 		return toString(raw)
@@ -262,10 +285,19 @@ func convert(t FieldType, raw interface{}) (interface{}, error) {
 		if !nameRe.MatchString(s) {
 			return nil, fmt.Errorf("name may contain only letters, digits, '-', '_' and '.', and must start and end with a letter or digit")
 		}
+		if _, ok := raw.(string); ok {
+			return raw, nil
+		}
 		return s, nil
 	case TypeLowerCaseString:
 		s, err := toString(raw)
-		return strings.ToLower(s), err
+		if lower := strings.ToLower(s); err != nil || lower != s {
+			return lower, err
+		}
+		if _, ok := raw.(string); ok {
+			return raw, nil
+		}
+		return s, nil
 	case TypeInt:
 		n, err := toInt64(raw)
 		if err != nil {
@@ -349,6 +381,29 @@ func convert(t FieldType, raw interface{}) (interface{}, error) {
 		return nil, fmt.Errorf("not a time")
 	}
 	return nil, fmt.Errorf("unknown field type")
+}
+
+// decoded reports whether raw is already what convert makes of it for t.
+func decoded(t FieldType, raw interface{}) bool {
+	switch raw.(type) {
+	case string:
+		return t == TypeString
+	case bool:
+		return t == TypeBool
+	case float64:
+		return t == TypeFloat
+	case int64:
+		return t == TypeInt64
+	case []string:
+		return t == TypeStringSlice || t == TypeCommaStringSlice
+	case []interface{}:
+		return t == TypeSlice
+	case map[string]interface{}:
+		return t == TypeMap
+	case time.Time:
+		return t == TypeTime
+	}
+	return false
 }
 
 func toString(raw interface{}) (string, error) {
@@ -561,8 +616,12 @@ func ParseDurationSecond(raw interface{}) (time.Duration, error) {
 		if s == "" {
 			return 0, nil
 		}
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Duration(n) * time.Second, nil
+		// A plain number of seconds ends in a digit; "30s" or "2h" need not
+		// fail (and allocate an error) in ParseInt first.
+		if last := s[len(s)-1]; last >= '0' && last <= '9' {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return time.Duration(n) * time.Second, nil
+			}
 		}
 		if strings.HasSuffix(s, "d") {
 			n, err := strconv.ParseInt(strings.TrimSuffix(s, "d"), 10, 64)
