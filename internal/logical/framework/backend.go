@@ -8,10 +8,13 @@ package framework
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/logical"
@@ -94,48 +97,160 @@ type Backend struct {
 	// quotas; auth methods with roles set it.
 	ResolveRole func(ctx context.Context, req *logical.Request) (string, error)
 
-	once     sync.Once
-	compiled []*regexp.Regexp
+	once   sync.Once
+	routes []route
+	seed   maphash.Seed
+	// matches caches recent routing results by request path, so the
+	// existence check and the request that follows it (and repeated
+	// requests to a hot path) run the path regexps once.
+	matches [routeCacheSize]atomic.Pointer[routeMatch]
+}
+
+const (
+	routeCacheSize = 64
+	// maxCachedPath bounds the memory the route cache can hold.
+	maxCachedPath = 256
+)
+
+// route is a compiled entry of the path table.
+type route struct {
+	path *Path
+	re   *regexp.Regexp
+	// prefix is a literal every match starts with: paths without it are
+	// skipped without running the regexp.
+	prefix string
+	// names are re.SubexpNames(); named says whether any is non-empty.
+	names []string
+	named bool
+	// required lists the Required fields, sorted.
+	required []string
+}
+
+// routeMatch is the result of routing one request path. It is shared by
+// concurrent requests through the cache and never modified.
+type routeMatch struct {
+	path  string
+	route *route
+	// caps are the named groups that matched something, in pattern
+	// order; their values are boxed once here rather than per request.
+	caps []capture
+	buf  [2]capture // backs caps for the usual one or two captures
+}
+
+type capture struct {
+	name  string
+	value interface{}
+}
+
+// captured reports whether the named group matched something.
+func (m *routeMatch) captured(name string) bool {
+	for _, c := range m.caps {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Backend) init() {
 	b.once.Do(func() {
-		b.compiled = make([]*regexp.Regexp, len(b.Paths))
+		b.seed = maphash.MakeSeed()
+		b.routes = make([]route, len(b.Paths))
 		for i, p := range b.Paths {
-			b.compiled[i] = regexp.MustCompile("^" + p.Pattern + "$")
+			r := &b.routes[i]
+			r.path = p
+			r.re = regexp.MustCompile("^" + p.Pattern + "$")
+			r.prefix = literalPrefix(r.re.String())
+			r.names = r.re.SubexpNames()
+			for _, n := range r.names {
+				r.named = r.named || n != ""
+			}
+			for name, s := range p.Fields {
+				if s.Required {
+					r.required = append(r.required, name)
+				}
+			}
+			sort.Strings(r.required)
 		}
 	})
 }
 
-// route finds the path entry and captured fields for a request path.
-func (b *Backend) route(path string) (*Path, map[string]string) {
-	b.init()
-	for i, re := range b.compiled {
-		m := re.FindStringSubmatch(path)
-		if m == nil {
-			continue
-		}
-		caps := map[string]string{}
-		for j, name := range re.SubexpNames() {
-			if name != "" && m[j] != "" {
-				caps[name] = m[j]
-			}
-		}
-		return b.Paths[i], caps
+// literalPrefix returns the literal text every match of an anchored
+// expression starts with ("" when there is none, e.g. for a top-level
+// alternation or a case-insensitive start).
+func literalPrefix(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return ""
 	}
-	return nil, nil
+	if lit := re.Sub[1]; lit.Op == syntax.OpLiteral && lit.Flags&syntax.FoldCase == 0 {
+		return string(lit.Rune)
+	}
+	return ""
 }
 
-// fieldData merges request data and captures (captures win) into FieldData.
-func fieldData(p *Path, req *logical.Request, caps map[string]string) *FieldData {
-	raw := make(map[string]interface{}, len(req.Data)+len(caps))
+// route finds the path entry and captured fields for a request path; nil
+// when no pattern matches.
+func (b *Backend) route(path string) *routeMatch {
+	b.init()
+	if len(path) > maxCachedPath {
+		return b.match(path)
+	}
+	slot := &b.matches[maphash.String(b.seed, path)%routeCacheSize]
+	if m := slot.Load(); m != nil && m.path == path {
+		return m
+	}
+	m := b.match(path)
+	if m != nil {
+		slot.Store(m)
+	}
+	return m
+}
+
+// match tries the patterns in order; the first that matches wins.
+func (b *Backend) match(path string) *routeMatch {
+	for i := range b.routes {
+		r := &b.routes[i]
+		if !strings.HasPrefix(path, r.prefix) {
+			continue
+		}
+		if !r.named {
+			if r.re.MatchString(path) {
+				return &routeMatch{path: path, route: r}
+			}
+			continue
+		}
+		groups := r.re.FindStringSubmatch(path)
+		if groups == nil {
+			continue
+		}
+		m := &routeMatch{path: path, route: r}
+		m.caps = m.buf[:0]
+		for j, name := range r.names {
+			if name != "" && groups[j] != "" {
+				m.caps = append(m.caps, capture{name, groups[j]})
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+// fieldData merges request data and captures (captures win) into
+// FieldData. Without captures the request data is used as it is.
+func fieldData(m *routeMatch, req *logical.Request) *FieldData {
+	d := &FieldData{Raw: req.Data, Schema: m.route.path.Fields}
+	if len(m.caps) == 0 {
+		return d
+	}
+	d.Raw = make(map[string]interface{}, len(req.Data)+len(m.caps))
 	for k, v := range req.Data {
-		raw[k] = v
+		d.Raw[k] = v
 	}
-	for k, v := range caps {
-		raw[k] = v
+	for _, c := range m.caps {
+		d.Raw[c.name] = c.value
 	}
-	return &FieldData{Raw: raw, Schema: p.Fields}
+	return d
 }
 
 // HandleRequest implements logical.Backend.
@@ -155,13 +270,14 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		}
 		return &logical.Response{Data: map[string]interface{}{"role": role}}, nil
 	}
-	p, caps := b.route(req.Path)
-	if p == nil {
+	m := b.route(req.Path)
+	if m == nil {
 		if req.Operation == logical.HelpOperation && req.Path == "" {
 			return b.helpResponse(nil, ""), nil
 		}
 		return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path")
 	}
+	p := m.route.path
 	if req.Operation == logical.HelpOperation {
 		return b.helpResponse(p, req.Path), nil
 	}
@@ -176,16 +292,14 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	if !ok {
 		return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation")
 	}
-	d := fieldData(p, req, caps)
+	d := fieldData(m, req)
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	if op == logical.CreateOperation || op == logical.UpdateOperation {
-		for name, s := range p.Fields {
-			if s.Required {
-				if _, ok := d.Raw[name]; !ok {
-					return nil, logical.InvalidRequest("missing required field %q", name)
-				}
+		for _, name := range m.route.required {
+			if _, ok := d.Raw[name]; !ok {
+				return nil, logical.InvalidRequest("missing required field %q", name)
 			}
 		}
 	}
@@ -194,7 +308,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		return resp, err
 	}
 	if !p.TakesArbitraryInput && op != logical.ReadOperation && op != logical.ListOperation {
-		if unknown := unknownFields(req.Data, p.Fields, caps); len(unknown) > 0 {
+		if unknown := unknownFields(req.Data, p.Fields, m); len(unknown) > 0 {
 			if resp == nil {
 				resp = &logical.Response{}
 			}
@@ -204,13 +318,13 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	return resp, nil
 }
 
-func unknownFields(data map[string]interface{}, fields Fields, caps map[string]string) []string {
+func unknownFields(data map[string]interface{}, fields Fields, m *routeMatch) []string {
 	var out []string
 	for k := range data {
 		if _, ok := fields[k]; ok {
 			continue
 		}
-		if _, ok := caps[k]; ok {
+		if m.captured(k) {
 			continue
 		}
 		out = append(out, k)
@@ -259,11 +373,12 @@ func (b *Backend) secret(t string) *Secret {
 
 // HandleExistenceCheck implements logical.Backend.
 func (b *Backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
-	p, caps := b.route(req.Path)
-	if p == nil || p.Exists == nil {
+	m := b.route(req.Path)
+	if m == nil || m.route.path.Exists == nil {
 		return false, false, nil
 	}
-	d := fieldData(p, req, caps)
+	p := m.route.path
+	d := fieldData(m, req)
 	if err := d.Validate(); err != nil {
 		return false, false, err
 	}
