@@ -45,6 +45,10 @@ type fsm struct {
 	applied atomic.Uint64
 	// batches counts bbolt transactions that applied log entries.
 	batches atomic.Uint64
+
+	// cache serves repeated reads of unchanged state without a bbolt
+	// transaction.
+	cache atomic.Pointer[readCache]
 }
 
 func openFSM(path string, logger *slog.Logger) (*fsm, error) {
@@ -109,16 +113,39 @@ func (f *fsm) close() error {
 	return f.db.Close()
 }
 
+// view runs fn in a read transaction. The state it sees is recorded as
+// seen, so that no later get answers from an older cached state.
 func (f *fsm) view(fn func(b *bolt.Bucket) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.db.View(func(tx *bolt.Tx) error { return fn(tx.Bucket(dataBucket)) })
+	cache := f.readCache(f.db)
+	return f.db.View(func(tx *bolt.Tx) error {
+		applied, err := txApplied(tx)
+		if err != nil {
+			return err
+		}
+		cache.saw(applied)
+		return fn(tx.Bucket(dataBucket))
+	})
 }
 
 func (f *fsm) get(key string) (*storage.Entry, error) {
-	var e *storage.Entry
-	err := f.view(func(b *bolt.Bucket) error {
-		if v := b.Get([]byte(key)); v != nil {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	cache := f.readCache(f.db)
+	if v, ok := cache.lookup(f.applied.Load(), key); ok {
+		return &storage.Entry{Key: key, Value: bytes.Clone(v)}, nil
+	}
+	var (
+		e       *storage.Entry
+		applied uint64
+	)
+	err := f.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if applied, err = txApplied(tx); err != nil {
+			return err
+		}
+		if v := tx.Bucket(dataBucket).Get([]byte(key)); v != nil {
 			e = &storage.Entry{Key: key, Value: bytes.Clone(v)}
 			if e.Value == nil {
 				e.Value = []byte{}
@@ -126,7 +153,121 @@ func (f *fsm) get(key string) (*storage.Entry, error) {
 		}
 		return nil
 	})
-	return e, err
+	if err != nil {
+		return nil, err
+	}
+	var v []byte
+	if e != nil {
+		v = e.Value
+	}
+	cache.store(applied, key, v)
+	return e, nil
+}
+
+// txApplied is the applied index of the state a transaction sees: the
+// index is written in the same transaction as the entries it covers.
+func txApplied(tx *bolt.Tx) (uint64, error) {
+	v := tx.Bucket(metaBucket).Get(appliedKey)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	}
+	return 0, errors.New("corrupt applied index")
+}
+
+// readCache holds values of the data bucket as of one applied index, gen,
+// for one bbolt file (a restore swaps the file, and with it the cache).
+// Each value was read in a transaction that saw exactly that index, so
+// together they are one consistent state; they are used only while gen is
+// still the latest index this node has applied or any reader has seen. A
+// read from a newer state empties the cache. Values are stored as they
+// are on disk (barrier ciphertext for all but a few core entries), in a
+// bounded amount of memory.
+type readCache struct {
+	db *bolt.DB
+
+	mu      sync.RWMutex
+	gen     uint64
+	entries map[string][]byte
+	bytes   int
+
+	// seen is the highest applied index a read transaction saw; it runs
+	// ahead of fsm.applied between an apply's commit and the update of
+	// fsm.applied.
+	seen atomic.Uint64
+}
+
+const (
+	readCacheBytes      = 4 << 20
+	readCacheEntryBytes = 64 << 10
+)
+
+// readCache returns the read cache of db, the current file. Called with
+// f.mu held.
+func (f *fsm) readCache(db *bolt.DB) *readCache {
+	for {
+		c := f.cache.Load()
+		if c != nil && c.db == db {
+			return c
+		}
+		if f.cache.CompareAndSwap(c, &readCache{db: db}) {
+			return f.cache.Load()
+		}
+	}
+}
+
+// saw records that a read transaction saw applied index gen.
+func (c *readCache) saw(gen uint64) {
+	for {
+		s := c.seen.Load()
+		if gen <= s || c.seen.CompareAndSwap(s, gen) {
+			return
+		}
+	}
+}
+
+// lookup returns key's cached value if the cache holds the latest state
+// (applied is the fsm's applied index). Missing keys are not cached.
+func (c *readCache) lookup(applied uint64, key string) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.entries == nil || c.gen != max(applied, c.seen.Load()) {
+		return nil, false
+	}
+	v, ok := c.entries[key]
+	return v, ok
+}
+
+// store records that a transaction at applied index gen read v for key
+// (nil when missing).
+func (c *readCache) store(gen uint64, key string, v []byte) {
+	c.saw(gen)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen < c.gen {
+		return
+	}
+	if gen > c.gen || c.entries == nil {
+		c.entries, c.bytes, c.gen = map[string][]byte{}, 0, gen
+	}
+	if v == nil || len(v) > readCacheEntryBytes {
+		return
+	}
+	if old, ok := c.entries[key]; ok {
+		c.bytes -= len(old)
+		delete(c.entries, key)
+	}
+	for k, old := range c.entries {
+		if c.bytes+len(v) <= readCacheBytes {
+			break
+		}
+		c.bytes -= len(old)
+		delete(c.entries, k)
+	}
+	c.entries[key] = bytes.Clone(v)
+	c.bytes += len(v)
 }
 
 // list returns the keys directly under prefix, relative to it. Keys come
