@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -314,11 +315,192 @@ func (b *versioned) getVersion(ctx context.Context, s logical.Storage, key strin
 	if e == nil {
 		return nil, fmt.Errorf("version %d of %q: data missing from storage", version, key)
 	}
-	data, err := decodeObject(e.Value)
+	data, err := decodeVersionData(e.Value)
 	if err != nil {
 		return nil, fmt.Errorf("decode version %d of %q: %w", version, key, err)
 	}
 	return data, nil
+}
+
+// decodeVersionData is decodeObject, faster for the data almost every
+// secret holds: objects, arrays, numbers, literals and strings of
+// printable ASCII without escapes. Anything else (escapes, other
+// characters, deep nesting, anything after the object) is left to
+// decodeObject, so the result is always exactly decodeObject's.
+func decodeVersionData(raw []byte) (map[string]interface{}, error) {
+	p := simpleJSON{buf: raw}
+	p.space()
+	if p.peek() == '{' {
+		if v, ok := p.value(0); ok {
+			if p.space(); p.pos == len(p.buf) {
+				return v.(map[string]interface{}), nil
+			}
+		}
+	}
+	return decodeObject(raw)
+}
+
+// simpleJSON parses the subset of JSON described at decodeVersionData into
+// the values encoding/json gives with UseNumber; ok is false for anything
+// outside it.
+type simpleJSON struct {
+	buf []byte
+	pos int
+}
+
+const simpleJSONMaxDepth = 64
+
+func (p *simpleJSON) peek() byte {
+	if p.pos < len(p.buf) {
+		return p.buf[p.pos]
+	}
+	return 0
+}
+
+func (p *simpleJSON) space() {
+	for p.pos < len(p.buf) {
+		switch p.buf[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *simpleJSON) value(depth int) (interface{}, bool) {
+	if depth > simpleJSONMaxDepth {
+		return nil, false
+	}
+	p.space()
+	switch c := p.peek(); {
+	case c == '{':
+		p.pos++
+		m := make(map[string]interface{})
+		if p.space(); p.peek() == '}' {
+			p.pos++
+			return m, true
+		}
+		for {
+			p.space()
+			k, ok := p.string()
+			if !ok {
+				return nil, false
+			}
+			if p.space(); p.peek() != ':' {
+				return nil, false
+			}
+			p.pos++
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			m[k] = v
+			p.space()
+			switch p.peek() {
+			case ',':
+				p.pos++
+			case '}':
+				p.pos++
+				return m, true
+			default:
+				return nil, false
+			}
+		}
+	case c == '[':
+		p.pos++
+		a := make([]interface{}, 0)
+		if p.space(); p.peek() == ']' {
+			p.pos++
+			return a, true
+		}
+		for {
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+			p.space()
+			switch p.peek() {
+			case ',':
+				p.pos++
+			case ']':
+				p.pos++
+				return a, true
+			default:
+				return nil, false
+			}
+		}
+	case c == '"':
+		return p.string()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	}
+	for _, lit := range [...]struct {
+		text string
+		v    interface{}
+	}{{"true", true}, {"false", false}, {"null", nil}} {
+		if bytes.HasPrefix(p.buf[p.pos:], []byte(lit.text)) {
+			p.pos += len(lit.text)
+			return lit.v, true
+		}
+	}
+	return nil, false
+}
+
+// string reads a string of printable ASCII without escapes.
+func (p *simpleJSON) string() (string, bool) {
+	if p.peek() != '"' {
+		return "", false
+	}
+	start := p.pos + 1
+	for i := start; i < len(p.buf); i++ {
+		switch c := p.buf[i]; {
+		case c == '"':
+			p.pos = i + 1
+			return string(p.buf[start:i]), true
+		case c == '\\' || c < 0x20 || c >= 0x7f:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// number reads a number as JSON's grammar defines it.
+func (p *simpleJSON) number() (json.Number, bool) {
+	start := p.pos
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	if p.peek() == '-' {
+		p.pos++
+	}
+	if p.peek() == '0' {
+		p.pos++
+	} else if digits() == 0 {
+		return "", false
+	}
+	if p.peek() == '.' {
+		p.pos++
+		if digits() == 0 {
+			return "", false
+		}
+	}
+	if c := p.peek(); c == 'e' || c == 'E' {
+		p.pos++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.pos++
+		}
+		if digits() == 0 {
+			return "", false
+		}
+	}
+	return json.Number(p.buf[start:p.pos]), true
 }
 
 // deletionTime works out when a version created at created is deleted
