@@ -314,21 +314,27 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		clientToken = te.Accessor
 	}
 	s.IssueTime = c.now()
-	if _, err := c.leases.Register(ctx, req.Path, clientToken, s); err != nil {
+	// The lease covers what the engine created, so the engine's
+	// write-ahead record goes in the same transaction as the lease.
+	lctx, batch := logical.WithWriteBatch(ctx)
+	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
+		if err := framework.DeleteWAL(lctx, rt.Storage, walID); err != nil {
+			c.logger.Warn("could not delete write-ahead record after storing the lease", "path", req.Path, "error", err)
+		}
+	}
+	e, err := c.leases.Register(lctx, req.Path, clientToken, s)
+	if err != nil {
+		batch.Discard()
 		// Register has already asked the engine to revoke the secret.
 		return fmt.Errorf("failed to persist lease: %w", err)
+	}
+	if err := batch.Commit(ctx); err != nil {
+		return fmt.Errorf("failed to persist lease: %w", c.leases.Unregister(ctx, e, err))
 	}
 	req.LeaseCreated = true
 	c.conf.Metrics.LeaseCreated(rt.Entry.RoutePath(), rt.Entry.Type, strings.TrimPrefix(req.Path, rt.Entry.RoutePath()), s.TTL)
 	if c.stats != nil {
 		c.stats.CredentialIssued(req.Path, s.TTL)
-	}
-	// The lease now covers what the engine created: its write-ahead
-	// record is no longer needed.
-	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
-		if err := framework.DeleteWAL(ctx, rt.Storage, walID); err != nil {
-			c.logger.Warn("could not delete write-ahead record after storing the lease", "path", req.Path, "error", err)
-		}
 	}
 	return nil
 }

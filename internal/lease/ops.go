@@ -63,9 +63,17 @@ func (m *Manager) track(ctx context.Context, e *Entry) {
 	})
 }
 
+// Unregister undoes Register when the write batch holding the lease could
+// not be committed: the secret is revoked on its target and whatever was
+// stored is deleted.
+func (m *Manager) Unregister(ctx context.Context, e *Entry, cause error) error {
+	return m.rollback(ctx, e, cause)
+}
+
 // rollback undoes a half-registered lease: the secret is revoked on its
 // target and whatever was stored is deleted.
 func (m *Manager) rollback(ctx context.Context, e *Entry, cause error) error {
+	ctx = logical.WithoutWriteBatch(ctx)
 	errs := []error{fmt.Errorf("register lease: %w", cause)}
 	if err := m.r.Revoke(ctx, e); err != nil {
 		errs = append(errs, fmt.Errorf("revoke the unregistered secret: %w", err))

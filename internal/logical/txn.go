@@ -82,6 +82,15 @@ func WithWriteBatch(ctx context.Context) (context.Context, *WriteBatch) {
 	return context.WithValue(ctx, writeBatchKey{}, wb), wb
 }
 
+// WithoutWriteBatch returns a context whose writes apply at once even if
+// ctx carries a batch; calls into engines (revocation, say) use it.
+func WithoutWriteBatch(ctx context.Context) context.Context {
+	if WriteBatchFrom(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, writeBatchKey{}, (*WriteBatch)(nil))
+}
+
 // WriteBatchFrom returns the context's batch, or nil.
 func WriteBatchFrom(ctx context.Context) *WriteBatch {
 	wb, _ := ctx.Value(writeBatchKey{}).(*WriteBatch)

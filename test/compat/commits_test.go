@@ -1,4 +1,4 @@
-package compat
+package compat_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/coffer-dev/coffer/internal/testserver"
 )
@@ -93,6 +94,46 @@ func TestOneCommitPerWrite(t *testing.T) {
 	for _, tc := range cases {
 		if n := commitsOf(t, c, tc.op); n != 1 {
 			t.Errorf("%s: %d raft commits, want 1", tc.name, n)
+		}
+	}
+
+	// Database credentials: the write-ahead record before the user is
+	// created, then the lease together with the record's removal.
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, pgAdminURL)
+	if err != nil {
+		t.Fatalf("PostgreSQL at 127.0.0.1:5432 is needed (make test starts it): %v", err)
+	}
+	defer admin.Close(ctx)
+	if err := c.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/config/pg", map[string]interface{}{
+		"plugin_name": "postgresql-database-plugin", "allowed_roles": "*",
+		"connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+		"username":       "postgres", "password": "unused-with-trust",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().Write("database/roles/ro", map[string]interface{}{
+		"db_name": "pg", "default_ttl": "1h",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var leases []string
+	if n := commitsOf(t, c, func(int) error {
+		sec, err := c.Logical().Read("database/creds/ro")
+		if err == nil {
+			leases = append(leases, sec.LeaseID)
+		}
+		return err
+	}); n != 2 {
+		t.Errorf("database creds: %d raft commits, want 2", n)
+	}
+	for _, id := range leases {
+		if err := c.Sys().Revoke(id); err != nil {
+			t.Fatal(err)
 		}
 	}
 
