@@ -78,3 +78,20 @@ func TestStagedValuesAreCopies(t *testing.T) {
 		t.Fatalf("committed %v", applied)
 	}
 }
+
+func TestWithoutWriteBatch(t *testing.T) {
+	ctx, wb := WithWriteBatch(context.Background())
+	if WriteBatchFrom(WithoutWriteBatch(ctx)) != nil {
+		t.Fatal("WithoutWriteBatch kept the batch")
+	}
+	plain := context.Background()
+	if WithoutWriteBatch(plain) != plain {
+		t.Fatal("WithoutWriteBatch wrapped a context without a batch")
+	}
+	ran := false
+	AfterCommit(WithoutWriteBatch(ctx), func() { ran = true })
+	if !ran {
+		t.Fatal("AfterCommit without a batch did not run at once")
+	}
+	wb.Discard()
+}
