@@ -39,6 +39,9 @@ type handler struct {
 	opts  Options
 	mux   *http.ServeMux
 	proxy *httputil.ReverseProxy
+	// fixed maps the exact paths registered on mux to their handlers, so
+	// that most requests skip the mux's routing.
+	fixed map[string]http.HandlerFunc
 }
 
 // New returns the API handler for a core.
@@ -49,26 +52,32 @@ func New(c *core.Core, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &handler{core: c, opts: opts, mux: http.NewServeMux()}
+	h := &handler{core: c, opts: opts, mux: http.NewServeMux(), fixed: map[string]http.HandlerFunc{}}
 	if opts.Forward != nil {
 		h.proxy = newProxy(opts.Forward)
 	}
-	h.mux.HandleFunc("/v1/sys/init", h.handleInit)
-	h.mux.HandleFunc("/v1/sys/seal-status", h.handleSealStatus)
-	h.mux.HandleFunc("/v1/sys/unseal", h.handleUnseal)
-	h.mux.HandleFunc("/v1/sys/seal", h.handleSeal)
-	h.mux.HandleFunc("/v1/sys/health", h.handleHealth)
-	h.mux.HandleFunc("/v1/sys/leader", h.handleLeader)
-	h.mux.HandleFunc("/v1/sys/generate-root/attempt", h.handleRootGenAttempt)
-	h.mux.HandleFunc("/v1/sys/generate-root/update", h.handleRootGenUpdate)
-	h.mux.HandleFunc("/v1/sys/rekey/init", h.handleRekeyInit)
-	h.mux.HandleFunc("/v1/sys/rekey/update", h.handleRekeyUpdate)
-	h.mux.HandleFunc("/v1/sys/storage/raft/join", h.handleRaftJoin)
+	h.handle("/v1/sys/init", h.handleInit)
+	h.handle("/v1/sys/seal-status", h.handleSealStatus)
+	h.handle("/v1/sys/unseal", h.handleUnseal)
+	h.handle("/v1/sys/seal", h.handleSeal)
+	h.handle("/v1/sys/health", h.handleHealth)
+	h.handle("/v1/sys/leader", h.handleLeader)
+	h.handle("/v1/sys/generate-root/attempt", h.handleRootGenAttempt)
+	h.handle("/v1/sys/generate-root/update", h.handleRootGenUpdate)
+	h.handle("/v1/sys/rekey/init", h.handleRekeyInit)
+	h.handle("/v1/sys/rekey/update", h.handleRekeyUpdate)
+	h.handle("/v1/sys/storage/raft/join", h.handleRaftJoin)
 	if opts.UnauthenticatedMetrics {
-		h.mux.HandleFunc("/v1/sys/metrics", h.handleMetrics)
+		h.handle("/v1/sys/metrics", h.handleMetrics)
 	}
 	h.mux.HandleFunc("/v1/", h.handleLogical)
 	return h
+}
+
+// handle registers fn for exactly path.
+func (h *handler) handle(path string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(path, fn)
+	h.fixed[path] = fn
 }
 
 // ServeHTTP checks the path before the mux sees it: the mux would
@@ -95,6 +104,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxRequestSize)
 	}
 	if h.forwardIfStandby(w, r, path) {
+		return
+	}
+	if r.URL.RawPath == "" {
+		// validPath leaves only clean paths, which the mux would route
+		// to their exact pattern or else to "/v1/"; escaped paths are
+		// matched by the mux as they are.
+		if fn := h.fixed[r.URL.Path]; fn != nil {
+			fn(w, r)
+		} else {
+			h.handleLogical(w, r)
+		}
 		return
 	}
 	h.mux.ServeHTTP(w, r)
