@@ -43,8 +43,8 @@ current version deleted; it can be undone with undelete/.
 }
 
 func (b *versioned) keyExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	m, err := b.getMetadata(ctx, req.Storage, d.String("path"))
-	return m != nil, err
+	e, err := req.Storage.Get(ctx, b.metadataKey(d.String("path")))
+	return e != nil, err
 }
 
 // notFound answers a read of a deleted or destroyed version the way Vault
