@@ -153,3 +153,56 @@ func TestReadCacheBounded(t *testing.T) {
 		t.Fatal("entry used after a newer index was applied")
 	}
 }
+
+// Concurrent readers never see a value older than one read before it:
+// a and b are written together, so b read after a is at least as new.
+func TestConcurrentGetsMonotonic(t *testing.T) {
+	f := newTestFSM(t)
+	f.ApplyBatch([]*raft.Log{commandLog(t, 1, putOp("a", "1"), putOp("b", "1"))})
+	const writes = 300
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			last := 0
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				var a, b int
+				for _, p := range []struct {
+					key string
+					v   *int
+				}{{"a", &a}, {"b", &b}} {
+					e, err := f.get(p.key)
+					if err != nil || e == nil {
+						errs <- fmt.Errorf("get %s: %v, %v", p.key, e, err)
+						return
+					}
+					fmt.Sscan(string(e.Value), p.v)
+				}
+				if a < last || b < a {
+					errs <- fmt.Errorf("read a=%d then b=%d after having read %d", a, b, last)
+					return
+				}
+				last = b
+			}
+		}()
+	}
+	for i := 2; i <= writes; i++ {
+		v := fmt.Sprint(i)
+		f.ApplyBatch([]*raft.Log{commandLog(t, uint64(i), putOp("a", v), putOp("b", v))})
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fsmValue(t, f, "b"); got != fmt.Sprint(writes) {
+		t.Fatalf("b = %s, want %d", got, writes)
+	}
+}
