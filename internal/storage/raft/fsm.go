@@ -51,8 +51,24 @@ type fsm struct {
 	cache atomic.Pointer[readCache]
 }
 
+// The state file is written without fsync: the raft log, fsynced before
+// an entry counts as committed, and the snapshots are the durable record,
+// and vault.db is a cache of what they hold. It is fsynced when the node
+// stops cleanly, which then leaves cleanMarker beside it. A state file found
+// without the marker (the process or the machine stopped abruptly) may be
+// behind or, after a power loss, torn; it is dropped, and raft restores the
+// latest snapshot and replays the log after it (see Backend.start). This
+// saves two fsyncs per batch of applied entries.
+
+// cleanMarker is the suffix of the file that says the state file beside it
+// was synced and closed.
+const cleanMarker = ".clean"
+
 func openFSM(path string, logger *slog.Logger) (*fsm, error) {
-	db, err := openDB(path, false)
+	if err := dropUnclean(path, logger); err != nil {
+		return nil, err
+	}
+	db, err := openDB(path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +123,60 @@ func readApplied(db *bolt.DB) (uint64, error) {
 	return applied, err
 }
 
+// dropUnclean removes the state file at path unless the previous stop left
+// the clean marker, then removes the marker: from now on the file changes
+// without fsync until close.
+func dropUnclean(path string, logger *slog.Logger) error {
+	marker := path + cleanMarker
+	_, err := os.Stat(marker)
+	clean := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("check %s: %w", marker, err)
+	}
+	if !clean {
+		switch _, err := os.Stat(path); {
+		case err == nil:
+			logger.Warn("state file was not closed cleanly; rebuilding it from the raft snapshot and log", "path", path)
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("remove unclean state file: %w", err)
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("check %s: %w", path, err)
+		}
+	}
+	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", marker, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// close syncs the state file, closes it and leaves the clean marker.
 func (f *fsm) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.db.Close()
+	if err := f.db.Sync(); err != nil {
+		f.db.Close()
+		return fmt.Errorf("sync %s: %w", f.path, err)
+	}
+	if err := f.db.Close(); err != nil {
+		return err
+	}
+	if err := writeMarker(f.path + cleanMarker); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(f.path))
+}
+
+func writeMarker(path string) error {
+	m, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := m.Sync(); err != nil {
+		m.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return m.Close()
 }
 
 // view runs fn in a read transaction. The state it sees is recorded as
@@ -394,7 +460,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := syncDir(filepath.Dir(f.path)); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	db, err := openDB(f.path, false)
+	db, err := openDB(f.path, true)
 	if err != nil {
 		return fmt.Errorf("restore: reopen: %w", err)
 	}

@@ -3,7 +3,9 @@
 // Layout under the data directory:
 //
 //	node-id           this node's raft ID when none is configured
-//	vault.db          bbolt file holding the applied state (the FSM)
+//	vault.db          bbolt file holding the applied state (the FSM),
+//	                  written without fsync and rebuilt after an unclean stop
+//	vault.db.clean    present while vault.db is synced and closed
 //	raft/raft.db      raft log and stable store (raft-boltdb)
 //	raft/snapshots/   raft file snapshots of vault.db's content
 //	cluster-tls/      this node's cluster key and certificate, the cluster CA
@@ -200,8 +202,9 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	if opts.SnapshotInterval > 0 {
 		conf.SnapshotInterval = opts.SnapshotInterval
 	}
-	// vault.db is durable and records the last index it applied, so raft
-	// only needs to restore a snapshot on start if vault.db is behind it.
+	// vault.db, when kept from a clean stop, records the last index it
+	// applied, so raft only needs to restore a snapshot on start if
+	// vault.db is behind it (a dropped one is empty: applied 0).
 	snapshots, err := snaps.List()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
