@@ -79,14 +79,22 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	walID, err := framework.PutWAL(ctx, req.Storage, walKindCreds, credsWAL{DB: role.DBName, Role: name, Username: username})
-	if err != nil {
-		return nil, err
-	}
+	// The write-ahead record is stored while the driver already runs the
+	// statements; the driver waits for it before the user can outlive a
+	// crash (BeforeCommit), so a user never exists without its record.
+	wal := startWAL(ctx, req.Storage, credsWAL{DB: role.DBName, Role: name, Username: username})
 	_, err = conn.driver.NewUser(ctx, dbplugin.NewUserRequest{
 		Username: username, Password: password, Expiration: now.Add(ttl + expirationBuffer),
-		Statements: role.CreationStatements,
+		Statements: role.CreationStatements, BeforeCommit: wal.wait,
 	})
+	walID, walErr := wal.result()
+	if walErr != nil {
+		if err == nil {
+			// A driver that did not wait: do not leave an unrecorded user.
+			b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
+		}
+		return nil, walErr
+	}
 	if err != nil {
 		b.undoCreate(ctx, req.Storage, conn, name, role, username, walID)
 		return nil, creationError(role.DBName, dbplugin.Scrub(conn.scrub(err), password))
@@ -109,6 +117,38 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	resp.Secret.MaxTTL = role.maxTTL()
 	resp.Warnings = warnings
 	return resp, nil
+}
+
+// pendingWAL is a write-ahead record being stored in the background.
+type pendingWAL struct {
+	done chan struct{}
+	id   string
+	err  error
+}
+
+func startWAL(ctx context.Context, s logical.Storage, rec credsWAL) *pendingWAL {
+	w := &pendingWAL{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.id, w.err = framework.PutWAL(ctx, s, walKindCreds, rec)
+	}()
+	return w
+}
+
+// wait returns once the record is stored (nil) or could not be.
+func (w *pendingWAL) wait(ctx context.Context) error {
+	select {
+	case <-w.done:
+		return w.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// result waits for the store to finish, whatever the request's context.
+func (w *pendingWAL) result() (string, error) {
+	<-w.done
+	return w.id, w.err
 }
 
 // newUsername renders the username template and fits it to the server.
@@ -149,6 +189,9 @@ func (b *Backend) undoCreate(ctx context.Context, s logical.Storage, conn *dbCon
 	}
 	if resp.Fallback {
 		b.logger.Info("failed user creation undone by the fallback cleanup", "db", conn.name, "role", role, "username", username, "reason", resp.Reason)
+	}
+	if walID == "" {
+		return
 	}
 	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
 		b.logger.Warn("could not delete write-ahead record", "id", walID, "error", err)

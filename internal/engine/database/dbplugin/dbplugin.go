@@ -92,6 +92,13 @@ type NewUserRequest struct {
 	// Statements are the role's creation statements, before splitting
 	// and rendering.
 	Statements []string
+	// BeforeCommit, when set, must return nil before anything the driver
+	// does can outlive a crash of the server: before COMMIT where the
+	// statements run in a transaction (PostgreSQL), before the first
+	// statement where they commit on their own (MySQL DDL). An error
+	// aborts the creation. The engine uses it to make its write-ahead
+	// record durable while the statements are already running.
+	BeforeCommit func(ctx context.Context) error
 }
 
 // NewUserResponse is empty; the engine already knows the credentials.

@@ -151,6 +151,13 @@ func (d *Driver) NewUser(ctx context.Context, req dbplugin.NewUserRequest) (dbpl
 		"password":   escapeString(req.Password),
 		"expiration": req.Expiration.Format("2006-01-02 15:04:05-0700"),
 	}
+	// CREATE USER and GRANT commit implicitly: nothing may run before the
+	// caller's record is durable.
+	if req.BeforeCommit != nil {
+		if err := req.BeforeCommit(ctx); err != nil {
+			return dbplugin.NewUserResponse{}, err
+		}
+	}
 	if err := runTx(ctx, db, queries, vals); err != nil {
 		return dbplugin.NewUserResponse{}, classify(err, append(secrets, req.Password))
 	}

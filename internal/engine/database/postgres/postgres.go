@@ -172,7 +172,7 @@ func (d *Driver) NewUser(ctx context.Context, req dbplugin.NewUserRequest) (dbpl
 		"password":   quoteLiteralBody(pw),
 		"expiration": req.Expiration.Format(ExpirationFormat),
 	}
-	if err := runTx(ctx, db, queries, vals); err != nil {
+	if err := runTx(ctx, db, queries, vals, req.BeforeCommit); err != nil {
 		return dbplugin.NewUserResponse{}, classify(err, secrets)
 	}
 	return dbplugin.NewUserResponse{}, nil
@@ -208,7 +208,7 @@ func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest)
 		vals["expiration"] = e.NewExpiration.Format(ExpirationFormat)
 		queries = append(queries, orDefault(e.Statements, defaultChangeExpiration)...)
 	}
-	if err := runTx(ctx, db, queries, vals); err != nil {
+	if err := runTx(ctx, db, queries, vals, nil); err != nil {
 		return dbplugin.UpdateUserResponse{}, classify(err, secrets)
 	}
 	return dbplugin.UpdateUserResponse{}, nil
@@ -245,15 +245,26 @@ func quoteLiteralBody(s string) string { return strings.ReplaceAll(s, "'", "''")
 // PostgreSQL reports a concurrent catalog update: concurrent GRANTs or
 // REVOKEs on one object fail with "tuple concurrently updated" instead of
 // waiting, which is common when many users are created at once.
-func runTx(ctx context.Context, db *sql.DB, queries []string, vals map[string]string) error {
+func runTx(ctx context.Context, db *sql.DB, queries []string, vals map[string]string, beforeCommit func(context.Context) error) error {
 	// After a conflict, retries queue on an advisory lock so that they
 	// stop colliding with each other.
 	locked := false
-	return retry(ctx, func() error {
-		err := runTxOnce(ctx, db, queries, vals, locked)
+	var hookErr error
+	err := retry(ctx, func() error {
+		err := runTxOnce(ctx, db, queries, vals, locked, func(ctx context.Context) error {
+			if beforeCommit == nil {
+				return nil
+			}
+			hookErr = beforeCommit(ctx)
+			return hookErr
+		})
 		locked = true
 		return err
 	})
+	if hookErr != nil {
+		return hookErr
+	}
+	return err
 }
 
 // exec runs one statement outside a transaction, with the same retries.
@@ -304,7 +315,7 @@ func retryable(err error) bool {
 	return false
 }
 
-func runTxOnce(ctx context.Context, db *sql.DB, queries []string, vals map[string]string, lock bool) error {
+func runTxOnce(ctx context.Context, db *sql.DB, queries []string, vals map[string]string, lock bool, beforeCommit func(context.Context) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -319,6 +330,9 @@ func runTxOnce(ctx context.Context, db *sql.DB, queries []string, vals map[strin
 		if _, err := tx.ExecContext(ctx, dbplugin.Render(q, vals)); err != nil {
 			return fmt.Errorf("statement %d: %w", i+1, err)
 		}
+	}
+	if err := beforeCommit(ctx); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -43,7 +43,7 @@ func (d *Driver) DeleteUser(ctx context.Context, req dbplugin.DeleteUserRequest)
 		stmtErr = defaultRevoke(ctx, db, req.Username)
 	} else {
 		vals := map[string]string{"name": req.Username, "username": req.Username}
-		stmtErr = runTx(ctx, db, dbplugin.ParseStatements(req.Statements, dbplugin.Postgres), vals)
+		stmtErr = runTx(ctx, db, dbplugin.ParseStatements(req.Statements, dbplugin.Postgres), vals, nil)
 	}
 	if req.TerminateSessions {
 		// pg_stat_activity keeps the role's oid after DROP ROLE.
@@ -143,7 +143,7 @@ func defaultRevoke(ctx context.Context, db *sql.DB, name string) error {
 	}
 	stmts = append(stmts, fmt.Sprintf("REVOKE CONNECT ON DATABASE %s FROM %s", dbplugin.QuoteIdentifier(dbname), u))
 	// Fast path: everything in one transaction (one commit).
-	if err := runTx(ctx, db, append(stmts, "DROP ROLE IF EXISTS "+u), nil); err == nil {
+	if err := runTx(ctx, db, append(stmts, "DROP ROLE IF EXISTS "+u), nil, nil); err == nil {
 		return nil
 	}
 	// Otherwise one statement at a time, removing as much as possible.
