@@ -209,9 +209,11 @@ func setupPKI(ctx context.Context, e *env) (*instance, error) {
 	inst := &instance{}
 	if e.cleanup {
 		inst.teardown = func(ctx context.Context) error {
-			// Unmounting revokes every lease; by default each revocation
-			// rebuilds the CRL from all revocations so far, which makes the
-			// teardown quadratic. Deferring CRL rebuilds keeps it linear.
+			// Unmounting revokes every lease. Coffer puts a burst of
+			// lease revocations on the CRL in one rebuild; other servers
+			// may rebuild it from all revocations so far on each one,
+			// which makes the teardown quadratic unless rebuilds are
+			// deferred.
 			crlErr := e.api.call(ctx, http.MethodPost, inter+"/config/crl", map[string]any{"auto_rebuild": true}, nil)
 			return errors.Join(crlErr, e.unmount(inter)(ctx), e.unmount(root)(ctx))
 		}
