@@ -137,6 +137,12 @@ func TestCrashBetweenUserAndLease(t *testing.T) {
 
 	start(false)
 	waitUp()
+	// The state file is written without fsync, so after SIGKILL it is
+	// rebuilt from the raft log: the write-ahead record must come back
+	// from there.
+	if b, _ := os.ReadFile(filepath.Join(work, "server.log")); !strings.Contains(string(b), "rebuilding it from the raft snapshot and log") {
+		t.Fatalf("the state file was not rebuilt after SIGKILL:\n%s", b)
+	}
 	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
 		t.Fatal(err)
 	}
