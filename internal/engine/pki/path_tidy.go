@@ -327,6 +327,11 @@ func (b *backend) tidyIssuers(st *store, cfg tidyConfig, now time.Time) error {
 func (b *backend) readTidyStatus(_ context.Context, _ *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	b.tidy.mu.Lock()
 	defer b.tidy.mu.Unlock()
+	return b.tidyStatusLocked(), nil
+}
+
+// tidyStatusLocked answers tidy-status; the caller holds b.tidy.mu.
+func (b *backend) tidyStatusLocked() *logical.Response {
 	s := b.tidy.status
 	data := map[string]interface{}{
 		"safety_buffer": nil, "issuer_safety_buffer": nil, "tidy_cert_store": nil, "tidy_revoked_certs": nil,
@@ -335,7 +340,7 @@ func (b *backend) readTidyStatus(_ context.Context, _ *logical.Request, _ *frame
 		"cert_store_deleted_count": nil, "revoked_cert_deleted_count": nil, "missing_issuer_cert_count": nil,
 	}
 	if s.state == "Inactive" {
-		return &logical.Response{Data: data}, nil
+		return &logical.Response{Data: data}
 	}
 	c := s.config
 	data["safety_buffer"] = int(c.SafetyBuffer.Seconds())
@@ -352,7 +357,7 @@ func (b *backend) readTidyStatus(_ context.Context, _ *logical.Request, _ *frame
 	if !s.finished.IsZero() {
 		data["time_finished"] = s.finished
 	}
-	return &logical.Response{Data: data}, nil
+	return &logical.Response{Data: data}
 }
 
 func (b *backend) cancelTidy(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -366,7 +371,10 @@ func (b *backend) cancelTidy(ctx context.Context, req *logical.Request, d *frame
 	default:
 		close(b.tidy.cancel)
 	}
+	// The answer is built under the same lock, so it says Cancelling even
+	// if the tidy stops right after.
 	b.tidy.status.state = "Cancelling"
+	resp := b.tidyStatusLocked()
 	b.tidy.mu.Unlock()
-	return b.readTidyStatus(ctx, req, d)
+	return resp, nil
 }
