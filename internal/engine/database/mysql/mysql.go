@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
@@ -31,17 +30,13 @@ const (
 
 	userPlaceholder     = "coffer-username-placeholder"
 	passwordPlaceholder = "coffer-password-placeholder"
-	defaultMaxOpen      = 4
 	defaultConnTimeout  = 10 * time.Second
 )
 
 // Driver implements dbplugin.Driver for MySQL and MariaDB.
 type Driver struct {
 	legacy bool
-
-	mu      sync.RWMutex
-	db      *sql.DB
-	secrets []string
+	conn   dbplugin.Pool[struct{}]
 }
 
 // New returns an uninitialised driver; legacy selects 16-character
@@ -82,29 +77,9 @@ func (d *Driver) Initialize(ctx context.Context, req dbplugin.InitializeRequest)
 		return dbplugin.InitializeResponse{}, fmt.Errorf("invalid connection_url: %w", dbplugin.Scrub(err, secrets...))
 	}
 	db := sql.OpenDB(conn)
-	maxOpen := c.MaxOpenConnections
-	if maxOpen <= 0 {
-		maxOpen = defaultMaxOpen
-	}
-	maxIdle := c.MaxIdleConnections
-	if maxIdle <= 0 || maxIdle > maxOpen {
-		maxIdle = maxOpen
-	}
-	db.SetMaxOpenConns(maxOpen)
-	db.SetMaxIdleConns(maxIdle)
-	db.SetConnMaxLifetime(c.MaxConnectionLifetime)
-	if req.VerifyConnection {
-		if err := db.PingContext(ctx); err != nil {
-			_ = db.Close()
-			return dbplugin.InitializeResponse{}, &dbplugin.ConnectionError{Err: fmt.Errorf("error verifying connection: %w", dbplugin.Scrub(err, secrets...))}
-		}
-	}
-	d.mu.Lock()
-	old := d.db
-	d.db, d.secrets = db, secrets
-	d.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
+	dbplugin.SizePool(db, c)
+	if err := d.conn.Install(ctx, db, secrets, struct{}{}, req.VerifyConnection); err != nil {
+		return dbplugin.InitializeResponse{}, err
 	}
 	if d.legacy {
 		return dbplugin.InitializeResponse{DefaultUsernameTemplate: DefaultLegacyUsernameTemplate, MaxUsernameLength: 16}, nil
@@ -113,25 +88,12 @@ func (d *Driver) Initialize(ctx context.Context, req dbplugin.InitializeRequest)
 }
 
 func (d *Driver) pool() (*sql.DB, []string, error) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.db == nil {
-		return nil, nil, errors.New("driver is not initialized")
-	}
-	return d.db, d.secrets, nil
+	db, secrets, _, err := d.conn.Get()
+	return db, secrets, err
 }
 
 // Close implements dbplugin.Driver.
-func (d *Driver) Close() error {
-	d.mu.Lock()
-	db := d.db
-	d.db = nil
-	d.mu.Unlock()
-	if db == nil {
-		return nil
-	}
-	return db.Close()
-}
+func (d *Driver) Close() error { return d.conn.Close() }
 
 // NewUser implements dbplugin.Driver. MySQL commits CREATE USER
 // implicitly, so a later failing statement leaves the user in place; the

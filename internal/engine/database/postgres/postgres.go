@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,17 +35,20 @@ const (
 
 	userPlaceholder     = "coffer-username-placeholder"
 	passwordPlaceholder = "coffer-password-placeholder"
-	defaultMaxOpen      = 4
 	defaultConnTimeout  = 10 * time.Second
 )
 
 // Driver implements dbplugin.Driver for PostgreSQL.
 type Driver struct {
-	mu      sync.RWMutex
-	db      *sql.DB
-	cfg     *pgx.ConnConfig
-	scram   bool
-	secrets []string
+	conn dbplugin.Pool[settings]
+}
+
+// settings are installed with the pool: the parsed configuration (for
+// connections to the cluster's other databases) and whether passwords
+// are sent as SCRAM-SHA-256 verifiers.
+type settings struct {
+	cfg   *pgx.ConnConfig
+	scram bool
 }
 
 // New returns an uninitialised driver.
@@ -81,29 +83,9 @@ func (d *Driver) Initialize(ctx context.Context, req dbplugin.InitializeRequest)
 		return dbplugin.InitializeResponse{}, fmt.Errorf("invalid connection_url: %w", dbplugin.Scrub(err, secrets...))
 	}
 	db := stdlib.OpenDB(*cfg)
-	maxOpen := c.MaxOpenConnections
-	if maxOpen <= 0 {
-		maxOpen = defaultMaxOpen
-	}
-	maxIdle := c.MaxIdleConnections
-	if maxIdle <= 0 || maxIdle > maxOpen {
-		maxIdle = maxOpen
-	}
-	db.SetMaxOpenConns(maxOpen)
-	db.SetMaxIdleConns(maxIdle)
-	db.SetConnMaxLifetime(c.MaxConnectionLifetime)
-	if req.VerifyConnection {
-		if err := db.PingContext(ctx); err != nil {
-			_ = db.Close()
-			return dbplugin.InitializeResponse{}, &dbplugin.ConnectionError{Err: fmt.Errorf("error verifying connection: %w", dbplugin.Scrub(err, secrets...))}
-		}
-	}
-	d.mu.Lock()
-	old := d.db
-	d.db, d.cfg, d.scram, d.secrets = db, cfg, scram, secrets
-	d.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
+	dbplugin.SizePool(db, c)
+	if err := d.conn.Install(ctx, db, secrets, settings{cfg: cfg, scram: scram}, req.VerifyConnection); err != nil {
+		return dbplugin.InitializeResponse{}, err
 	}
 	return dbplugin.InitializeResponse{DefaultUsernameTemplate: DefaultUsernameTemplate, MaxUsernameLength: MaxUsernameLength}, nil
 }
@@ -131,25 +113,12 @@ func parseConfig(c dbplugin.ConnectionConfig) (*pgx.ConnConfig, error) {
 
 // pool returns the connection pool and the secrets to scrub.
 func (d *Driver) pool() (*sql.DB, []string, error) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.db == nil {
-		return nil, nil, errors.New("driver is not initialized")
-	}
-	return d.db, d.secrets, nil
+	db, secrets, _, err := d.conn.Get()
+	return db, secrets, err
 }
 
 // Close implements dbplugin.Driver.
-func (d *Driver) Close() error {
-	d.mu.Lock()
-	db := d.db
-	d.db = nil
-	d.mu.Unlock()
-	if db == nil {
-		return nil
-	}
-	return db.Close()
-}
+func (d *Driver) Close() error { return d.conn.Close() }
 
 // NewUser implements dbplugin.Driver.
 func (d *Driver) NewUser(ctx context.Context, req dbplugin.NewUserRequest) (dbplugin.NewUserResponse, error) {
@@ -217,10 +186,11 @@ func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest)
 // passwordValue is what {{password}} becomes: the password itself, or its
 // SCRAM-SHA-256 verifier.
 func (d *Driver) passwordValue(pw string) (string, error) {
-	d.mu.RLock()
-	scram := d.scram
-	d.mu.RUnlock()
-	if !scram {
+	_, _, set, err := d.conn.Get()
+	if err != nil {
+		return "", err
+	}
+	if !set.scram {
 		return pw, nil
 	}
 	v, err := SCRAMVerifier(pw, nil)

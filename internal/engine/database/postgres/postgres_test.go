@@ -191,7 +191,11 @@ func TestPoolLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := d.db.Stats().MaxOpenConnections; got != tt.wantOpen {
+		db, _, err := d.pool()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Stats().MaxOpenConnections; got != tt.wantOpen {
 			t.Fatalf("max_open_connections %d gave %d, want %d", tt.open, got, tt.wantOpen)
 		}
 		_ = d.Close()

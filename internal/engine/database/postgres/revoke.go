@@ -200,9 +200,11 @@ func cleanupOwned(ctx context.Context, db *sql.DB, name string, oid int64) error
 // cleanupIn runs the per-database cleanup in another database of the
 // cluster over a short-lived connection with the same credentials.
 func (d *Driver) cleanupIn(ctx context.Context, dbname, name string, oid int64) error {
-	d.mu.RLock()
-	cfg := d.cfg.Copy()
-	d.mu.RUnlock()
+	_, _, set, err := d.conn.Get()
+	if err != nil {
+		return err
+	}
+	cfg := set.cfg.Copy()
 	cfg.Database = dbname
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
