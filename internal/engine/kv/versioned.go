@@ -556,19 +556,6 @@ func (m *keyMetadata) addVersion(created time.Time, cfg mountConfig) (*versionMe
 	return vm, pruned
 }
 
-// deleteVersions removes version data from storage, oldest first; a
-// failure is reported as a warning because the metadata no longer refers
-// to the versions.
-func (b *versioned) deleteVersions(ctx context.Context, s logical.Storage, key string, versions []uint64) string {
-	for _, v := range versions {
-		if err := s.Delete(ctx, b.versionKey(key, v)); err != nil {
-			b.logger.Warn("kv: could not delete old version", "key", key, "version", v, "error", err)
-			return fmt.Sprintf("error occurred when cleaning up old versions: %v", err)
-		}
-	}
-	return ""
-}
-
 const versionedHelp = `
 The kv backend in version 2 keeps a configurable number of versions of each
 key. Data is read and written under data/, key settings and version history
