@@ -219,22 +219,11 @@ func runTx(ctx context.Context, db *sql.DB, queries []string, vals map[string]st
 	// After a conflict, retries queue on an advisory lock so that they
 	// stop colliding with each other.
 	locked := false
-	var hookErr error
-	err := retry(ctx, func() error {
-		err := runTxOnce(ctx, db, queries, vals, locked, func(ctx context.Context) error {
-			if beforeCommit == nil {
-				return nil
-			}
-			hookErr = beforeCommit(ctx)
-			return hookErr
-		})
+	return retry(ctx, func() error {
+		err := runTxOnce(ctx, db, queries, vals, locked, beforeCommit)
 		locked = true
 		return err
 	})
-	if hookErr != nil {
-		return hookErr
-	}
-	return err
 }
 
 // exec runs one statement outside a transaction, with the same retries.
@@ -301,8 +290,11 @@ func runTxOnce(ctx context.Context, db *sql.DB, queries []string, vals map[strin
 			return fmt.Errorf("statement %d: %w", i+1, err)
 		}
 	}
-	if err := beforeCommit(ctx); err != nil {
-		return err
+	if beforeCommit != nil {
+		// Its errors are not PostgreSQL's, so retry does not repeat them.
+		if err := beforeCommit(ctx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
