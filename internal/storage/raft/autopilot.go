@@ -251,7 +251,7 @@ func (b *Backend) AutopilotState() (*AutopilotState, error) {
 			srv.Status = "voter"
 		}
 		if s.ID == b.nodeID {
-			srv.Status, srv.LastTerm, srv.LastIndex, srv.Healthy = "leader", term, b.raft.AppliedIndex(), true
+			srv.Status, srv.LastTerm, srv.LastIndex, srv.Healthy = "leader", term, lastIndex, true
 			srv.StableSince = a.leaderSince
 			st.Leader = s.ID
 		} else {
