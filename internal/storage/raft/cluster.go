@@ -178,7 +178,7 @@ func (b *Backend) ClusterCert() (certPEM, caPEM []byte) {
 // HasState reports whether this node has raft state: it bootstrapped or
 // joined a cluster.
 func (b *Backend) HasState() (bool, error) {
-	ok, err := raft.HasExistingState(b.logStore, b.logStore, b.snaps)
+	ok, err := raft.HasExistingState(b.logStore, b.stable, b.snaps)
 	if err != nil {
 		return false, fmt.Errorf("raft storage: %w", err)
 	}

@@ -6,7 +6,8 @@
 //	vault.db          bbolt file holding the applied state (the FSM),
 //	                  written without fsync and rebuilt after an unclean stop
 //	vault.db.clean    present while vault.db is synced and closed
-//	raft/raft.db      raft log and stable store (raft-boltdb)
+//	raft/log/         the raft log: append-only segment files (see segmentLog)
+//	raft/raft.db      raft's stable store: current term and vote (raft-boltdb)
 //	raft/snapshots/   raft file snapshots of vault.db's content
 //	cluster-tls/      this node's cluster key and certificate, the cluster CA
 //
@@ -89,7 +90,8 @@ type Options struct {
 type Backend struct {
 	raft      *raft.Raft
 	fsm       *fsm
-	logStore  *raftboltdb.BoltStore
+	logStore  *segmentLog
+	stable    *raftboltdb.BoltStore
 	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
 	nodeID    string
@@ -175,12 +177,18 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	if b.fsm, err = openFSM(filepath.Join(opts.Path, "vault.db"), b.logger); err != nil {
 		return err
 	}
-	b.logStore, err = raftboltdb.New(raftboltdb.Options{
+	b.stable, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
 		BoltOptions: &bolt.Options{Timeout: time.Second, NoFreelistSync: true},
 	})
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return fmt.Errorf("open raft stable store: %w", err)
+	}
+	if b.logStore, err = openSegmentLog(filepath.Join(raftDir, "log"), b.logger); err != nil {
+		return err
+	}
+	if err := moveBoltLog(b.stable, b.logStore, b.logger); err != nil {
+		return err
 	}
 	hlog := newHCLogger(b.logger, "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
@@ -211,7 +219,7 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	}
 	conf.NoSnapshotRestoreOnStart = len(snapshots) == 0 || snapshots[0].Index <= b.fsm.applied.Load()
 
-	hasState, err := raft.HasExistingState(b.logStore, b.logStore, snaps)
+	hasState, err := raft.HasExistingState(b.logStore, b.stable, snaps)
 	if err != nil {
 		return fmt.Errorf("read raft state: %w", err)
 	}
@@ -225,14 +233,14 @@ func (b *Backend) start(opts Options, raftDir string) error {
 		b.logger.Info("no raft state; waiting to be added to a cluster", "node_id", b.nodeID)
 	default:
 		self := raft.Server{Suffrage: raft.Voter, ID: conf.LocalID, Address: b.transport.LocalAddr()}
-		err := raft.BootstrapCluster(conf, b.logStore, b.logStore, snaps, b.transport,
+		err := raft.BootstrapCluster(conf, b.logStore, b.stable, snaps, b.transport,
 			raft.Configuration{Servers: []raft.Server{self}})
 		if err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		b.logger.Info("bootstrapped a single-node raft cluster", "node_id", b.nodeID)
 	}
-	if b.raft, err = raft.NewRaft(conf, b.fsm, b.logStore, b.logStore, snaps, b.transport); err != nil {
+	if b.raft, err = raft.NewRaft(conf, b.fsm, b.logStore, b.stable, snaps, b.transport); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return nil
@@ -387,6 +395,9 @@ func (b *Backend) Close() error {
 		b.bg.Wait()
 		if b.logStore != nil {
 			errs = append(errs, b.logStore.Close())
+		}
+		if b.stable != nil {
+			errs = append(errs, b.stable.Close())
 		}
 		if b.fsm != nil {
 			errs = append(errs, b.fsm.close())

@@ -86,7 +86,7 @@ func TestOpenIsLeaderQuickly(t *testing.T) {
 func TestOpenLayout(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	b := openTest(t, dir)
-	for _, p := range []string{"", "raft", "raft/snapshots"} {
+	for _, p := range []string{"", "raft", "raft/snapshots", "raft/log"} {
 		fi, err := os.Stat(filepath.Join(dir, p))
 		if err != nil {
 			t.Fatal(err)
