@@ -35,10 +35,17 @@ type fsm struct {
 	path   string
 	logger *slog.Logger
 
-	// mu guards db: reads and applies hold it shared; Restore holds it
-	// exclusively while it swaps in the restored file.
-	mu sync.RWMutex
-	db *bolt.DB
+	// mu guards db, gen and closed: reads and applies hold it shared;
+	// Restore and a state-file rewrite hold it exclusively while they swap
+	// in a new file.
+	mu     sync.RWMutex
+	db     *bolt.DB
+	gen    uint64 // bumped by every Restore
+	closed bool
+
+	// openSnapshots counts snapshot read transactions not yet released.
+	openSnapshots atomic.Int32
+	compact       compaction
 
 	// applied is the last log index reflected in db. Entries at or below
 	// it are skipped, so replaying the log after a restart is harmless.
@@ -68,6 +75,10 @@ func openFSM(path string, logger *slog.Logger) (*fsm, error) {
 	if err := dropUnclean(path, logger); err != nil {
 		return nil, err
 	}
+	// A rewrite that was cut short leaves its unfinished copy behind.
+	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	db, err := openDB(path, true)
 	if err != nil {
 		return nil, err
@@ -78,6 +89,7 @@ func openFSM(path string, logger *slog.Logger) (*fsm, error) {
 		return nil, err
 	}
 	f := &fsm{path: path, logger: logger, db: db}
+	f.compact.minFree = defaultCompactMinFree
 	f.applied.Store(applied)
 	return f, nil
 }
@@ -152,8 +164,10 @@ func dropUnclean(path string, logger *slog.Logger) error {
 
 // close syncs the state file, closes it and leaves the clean marker.
 func (f *fsm) close() error {
+	f.stopCompaction()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
 	if err := f.db.Sync(); err != nil {
 		f.db.Close()
 		return fmt.Errorf("sync %s: %w", f.path, err)
@@ -400,23 +414,16 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		for _, ops := range batch {
-			for _, o := range ops {
-				var err error
-				if o.delete {
-					err = b.Delete(o.key)
-				} else {
-					err = b.Put(o.key, o.value)
-				}
-				if err != nil {
-					return err
-				}
+			if err := applyOps(b, ops); err != nil {
+				return err
 			}
 		}
-		return tx.Bucket(metaBucket).Put(appliedKey, binary.BigEndian.AppendUint64(nil, next))
+		return tx.Bucket(metaBucket).Put(appliedKey, appliedBytes(next))
 	})
 	if err != nil {
 		panic(fmt.Sprintf("raft storage: applying committed entries up to %d to %s: %v", next, f.path, err))
 	}
+	f.record(batch)
 	f.applied.Store(next)
 	f.batches.Add(1)
 	return resp
@@ -432,8 +439,11 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin snapshot: %w", err)
 	}
-	return &fsmSnapshot{tx: tx}, nil
+	f.openSnapshots.Add(1)
+	return &fsmSnapshot{tx: tx, f: f}, nil
 }
+
+func appliedBytes(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 // Restore implements raft.FSM: it builds a new bbolt file from the
 // snapshot stream and swaps it in place of the current one.
@@ -465,6 +475,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore: reopen: %w", err)
 	}
 	f.db = db
+	f.gen++
 	// The snapshot carries no log index. raft resumes after the snapshot's
 	// own index, so nothing that follows may be skipped.
 	f.applied.Store(0)
@@ -537,6 +548,7 @@ func syncDir(dir string) error {
 // fsmSnapshot implements raft.FSMSnapshot over an open read transaction.
 type fsmSnapshot struct {
 	tx *bolt.Tx
+	f  *fsm
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
@@ -548,8 +560,14 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
+// Release ends the read transaction; with no snapshot holding on to the
+// file's pages, it is a good moment to see whether the file is worth
+// rewriting (see maybeCompact).
 func (s *fsmSnapshot) Release() {
 	s.tx.Rollback()
+	if s.f.openSnapshots.Add(-1) == 0 {
+		s.f.maybeCompact()
+	}
 }
 
 var (

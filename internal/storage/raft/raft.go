@@ -6,6 +6,8 @@
 //	vault.db          bbolt file holding the applied state (the FSM),
 //	                  written without fsync and rebuilt after an unclean stop
 //	vault.db.clean    present while vault.db is synced and closed
+//	vault.db.compact  a copy of the state being written to replace vault.db
+//	                  once most of it is free space (see maybeCompact)
 //	raft/log/         the raft log: append-only segment files (see segmentLog)
 //	raft/raft.db      raft's stable store: current term and vote (raft-boltdb)
 //	raft/snapshots/   raft file snapshots of vault.db's content
@@ -177,6 +179,7 @@ func (b *Backend) start(opts Options, raftDir string) error {
 	if b.fsm, err = openFSM(filepath.Join(opts.Path, "vault.db"), b.logger); err != nil {
 		return err
 	}
+	b.fsm.checkPeriodically(compactCheckInterval)
 	b.stable, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
 		BoltOptions: &bolt.Options{Timeout: time.Second, NoFreelistSync: true},
