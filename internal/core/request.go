@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
+	"github.com/coffer-dev/coffer/internal/lease"
 	"github.com/coffer-dev/coffer/internal/logical"
 	"github.com/coffer-dev/coffer/internal/logical/framework"
 	"github.com/coffer-dev/coffer/internal/quota"
@@ -136,8 +138,39 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 		return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q. route entry not found.", fullPath)
 	}
 
+	// An engine may store its secret's lease while it still creates the
+	// secret (see logical.Request.PersistLease); early holds that lease's ID.
+	var early struct {
+		sync.Mutex
+		id string
+	}
+	req.PersistLease = func(ctx context.Context, r *logical.Response) error {
+		if r == nil || r.Secret == nil || r.Secret.LeaseID != "" {
+			return errors.New("persist lease: the response carries no new secret")
+		}
+		// On failure the engine, which is waiting for this, abandons the
+		// secret itself.
+		if err := c.registerSecret(lease.WithoutTargetRollback(ctx), rt, req, fullPath, te, r); err != nil {
+			return err
+		}
+		early.Lock()
+		early.id = r.Secret.LeaseID
+		early.Unlock()
+		return nil
+	}
 	resp, err = rt.Backend.HandleRequest(ctx, scopeTo(req, rt, rel))
 	req.Path = fullPath
+	req.PersistLease = nil
+	early.Lock()
+	earlyID := early.id
+	early.Unlock()
+	if earlyID != "" && (err != nil || resp == nil || resp.Secret == nil || resp.Secret.LeaseID != earlyID) {
+		// The request failed after its lease was stored: revoke it (in the
+		// background, with retries), which undoes whatever the engine left.
+		if rerr := c.leases.Revoke(context.WithoutCancel(ctx), earlyID, false); rerr != nil {
+			c.logger.Warn("could not revoke the lease of a failed request", "lease_id", earlyID, "error", rerr)
+		}
+	}
 	if te != nil {
 		// A token whose last use this was is revoked now that the request is done.
 		if rerr := c.tokens.RevokeAfterUse(ctx, te); rerr != nil {
@@ -156,7 +189,7 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	// A secret that already has a lease ID is a renewal's answer, not a
 	// new secret.
 	if resp.Secret != nil && resp.Secret.LeaseID == "" {
-		if err := c.registerSecret(ctx, rt, req, te, resp); err != nil {
+		if err := c.registerSecret(ctx, rt, req, req.Path, te, resp); err != nil {
 			return nil, err
 		}
 	}
@@ -294,7 +327,7 @@ func remoteInCIDRs(conn *logical.Connection, cidrs []string) bool {
 // registerSecret caps the secret's TTL by the mount and persists its lease
 // before the response leaves the server. If the lease cannot be stored the
 // lease manager revokes the secret on the backend and the request fails.
-func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, te *token.Entry, resp *logical.Response) error {
+func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, path string, te *token.Entry, resp *logical.Response) error {
 	s := resp.Secret
 	t := c.entryTTLs(rt.Entry)
 	if s.TTL <= 0 {
@@ -319,10 +352,10 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 	lctx, batch := logical.WithWriteBatch(ctx)
 	if walID, _ := s.InternalData[framework.WALInternalKey].(string); walID != "" {
 		if err := framework.DeleteWAL(lctx, rt.Storage, walID); err != nil {
-			c.logger.Warn("could not delete write-ahead record after storing the lease", "path", req.Path, "error", err)
+			c.logger.Warn("could not delete write-ahead record after storing the lease", "path", path, "error", err)
 		}
 	}
-	e, err := c.leases.Register(lctx, req.Path, clientToken, s)
+	e, err := c.leases.Register(lctx, path, clientToken, s)
 	if err != nil {
 		batch.Discard()
 		// Register has already asked the engine to revoke the secret.
@@ -332,9 +365,9 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		return fmt.Errorf("failed to persist lease: %w", c.leases.Unregister(ctx, e, err))
 	}
 	req.LeaseCreated = true
-	c.conf.Metrics.LeaseCreated(rt.Entry.RoutePath(), rt.Entry.Type, strings.TrimPrefix(req.Path, rt.Entry.RoutePath()), s.TTL)
+	c.conf.Metrics.LeaseCreated(rt.Entry.RoutePath(), rt.Entry.Type, strings.TrimPrefix(path, rt.Entry.RoutePath()), s.TTL)
 	if c.stats != nil {
-		c.stats.CredentialIssued(req.Path, s.TTL)
+		c.stats.CredentialIssued(path, s.TTL)
 	}
 	return nil
 }

@@ -70,13 +70,27 @@ func (m *Manager) Unregister(ctx context.Context, e *Entry, cause error) error {
 	return m.rollback(ctx, e, cause)
 }
 
+type noTargetRollbackKey struct{}
+
+// WithoutTargetRollback marks ctx so that a Register or Unregister that
+// fails under it deletes what it stored without revoking the secret on its
+// target: for a lease stored while its engine is still creating the
+// secret, which the engine then abandons itself (and whose revocation
+// could wait on the engine's own locks).
+func WithoutTargetRollback(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noTargetRollbackKey{}, true)
+}
+
 // rollback undoes a half-registered lease: the secret is revoked on its
-// target and whatever was stored is deleted.
+// target (unless ctx says otherwise) and whatever was stored is deleted.
 func (m *Manager) rollback(ctx context.Context, e *Entry, cause error) error {
+	_, keepTarget := ctx.Value(noTargetRollbackKey{}).(bool)
 	ctx = logical.WithoutWriteBatch(ctx)
 	errs := []error{fmt.Errorf("register lease: %w", cause)}
-	if err := m.r.Revoke(ctx, e); err != nil {
-		errs = append(errs, fmt.Errorf("revoke the unregistered secret: %w", err))
+	if !keepTarget {
+		if err := m.r.Revoke(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("revoke the unregistered secret: %w", err))
+		}
 	}
 	if err := m.remove(ctx, e); err != nil {
 		errs = append(errs, err)

@@ -75,6 +75,17 @@ type Request struct {
 	// LeaseCreated is set by the core when the request's response got a
 	// lease (a secret or a login token).
 	LeaseCreated bool
+	// PersistLease, set by the core on client requests, stores the lease
+	// of resp's secret now, while the handler runs, exactly as the core
+	// would once it returned (TTL capped by the mount, resp.Secret.LeaseID
+	// set). An engine that creates something on another system stores its
+	// lease this way before that can outlive a crash, in place of a
+	// write-ahead record: the lease's revocation undoes it. The handler
+	// must then return resp itself; if it fails instead, the core revokes
+	// the lease. It may be called from another goroutine than the
+	// handler's, but must have returned before the handler does. Nil on
+	// the core's own requests (renew, revoke, rollback).
+	PersistLease func(ctx context.Context, resp *Response) error
 }
 
 // Get returns a request field, or nil.

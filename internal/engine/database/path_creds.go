@@ -79,14 +79,66 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	// The write-ahead record is stored while the driver already runs the
-	// statements; the driver waits for it before the user can outlive a
-	// crash (BeforeCommit), so a user never exists without its record.
-	wal := startWAL(ctx, req.Storage, credsWAL{DB: role.DBName, Role: name, Username: username})
-	_, err = conn.driver.NewUser(ctx, dbplugin.NewUserRequest{
+	newResponse := func(walID string) *logical.Response {
+		internal := map[string]interface{}{
+			"username":              username,
+			"role":                  name,
+			"db_name":               role.DBName,
+			"revocation_statements": role.RevocationStatements,
+			"terminate_sessions":    role.TerminateSessions,
+		}
+		if walID != "" {
+			internal[framework.WALInternalKey] = walID
+		}
+		resp := b.creds.Response(map[string]interface{}{"username": username, "password": password}, internal)
+		resp.Secret.TTL = ttl
+		resp.Secret.MaxTTL = role.maxTTL()
+		resp.Warnings = warnings
+		return resp
+	}
+	newUser := dbplugin.NewUserRequest{
 		Username: username, Password: password, Expiration: now.Add(ttl + expirationBuffer),
-		Statements: role.CreationStatements, BeforeCommit: wal.wait,
+		Statements: role.CreationStatements,
+	}
+
+	if req.PersistLease != nil {
+		// The lease itself is the write-ahead record: it is stored while
+		// the driver already runs the statements, and the driver waits for
+		// it before the user can outlive a crash (BeforeCommit). A user
+		// never exists without its lease, and revoking the lease removes
+		// the user, also after a crash.
+		resp := newResponse("")
+		lease := storeInBackground(func() (string, error) { return "", req.PersistLease(ctx, resp) })
+		newUser.BeforeCommit = lease.wait
+		_, err = conn.driver.NewUser(ctx, newUser)
+		_, leaseErr := lease.result()
+		if leaseErr != nil {
+			if err == nil {
+				// A driver that did not wait: do not leave an unleased user.
+				b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
+			}
+			return nil, leaseErr
+		}
+		if err != nil {
+			// The core revokes the stored lease when this request fails;
+			// the rollback statements run first, as without a lease.
+			b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
+			return nil, creationError(role.DBName, dbplugin.Scrub(conn.scrub(err), password))
+		}
+		b.stats.credsIssued.Add(1)
+		if err := pauseForTest(ctx, username); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+
+	// Without the core (no PersistLease), a write-ahead record is stored
+	// the same way, and the core's lease replaces it afterwards.
+	wal := storeInBackground(func() (string, error) {
+		return framework.PutWAL(ctx, req.Storage, walKindCreds, credsWAL{DB: role.DBName, Role: name, Username: username})
 	})
+	newUser.BeforeCommit = wal.wait
+	_, err = conn.driver.NewUser(ctx, newUser)
 	walID, walErr := wal.result()
 	if walErr != nil {
 		if err == nil {
@@ -103,40 +155,28 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	if err := pauseForTest(ctx, username); err != nil {
 		return nil, err
 	}
-	resp := b.creds.Response(
-		map[string]interface{}{"username": username, "password": password},
-		map[string]interface{}{
-			"username":               username,
-			"role":                   name,
-			"db_name":                role.DBName,
-			"revocation_statements":  role.RevocationStatements,
-			"terminate_sessions":     role.TerminateSessions,
-			framework.WALInternalKey: walID,
-		})
-	resp.Secret.TTL = ttl
-	resp.Secret.MaxTTL = role.maxTTL()
-	resp.Warnings = warnings
-	return resp, nil
+	return newResponse(walID), nil
 }
 
-// pendingWAL is a write-ahead record being stored in the background.
-type pendingWAL struct {
+// pendingWrite is a write-ahead record or a lease being stored in the
+// background while the driver runs the statements.
+type pendingWrite struct {
 	done chan struct{}
 	id   string
 	err  error
 }
 
-func startWAL(ctx context.Context, s logical.Storage, rec credsWAL) *pendingWAL {
-	w := &pendingWAL{done: make(chan struct{})}
+func storeInBackground(store func() (string, error)) *pendingWrite {
+	w := &pendingWrite{done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		w.id, w.err = framework.PutWAL(ctx, s, walKindCreds, rec)
+		w.id, w.err = store()
 	}()
 	return w
 }
 
 // wait returns once the record is stored (nil) or could not be.
-func (w *pendingWAL) wait(ctx context.Context) error {
+func (w *pendingWrite) wait(ctx context.Context) error {
 	select {
 	case <-w.done:
 		return w.err
@@ -146,7 +186,7 @@ func (w *pendingWAL) wait(ctx context.Context) error {
 }
 
 // result waits for the store to finish, whatever the request's context.
-func (w *pendingWAL) result() (string, error) {
+func (w *pendingWrite) result() (string, error) {
 	<-w.done
 	return w.id, w.err
 }
