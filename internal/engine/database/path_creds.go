@@ -101,53 +101,36 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 		Statements: role.CreationStatements,
 	}
 
+	// The user is recorded while the driver already runs the statements,
+	// and the driver waits for the record before the user can outlive a
+	// crash (BeforeCommit), so a user never exists unrecorded. The record is
+	// the lease itself when the core lets the engine store it now
+	// (PersistLease): revoking it removes the user, also after a crash.
+	// Otherwise it is a write-ahead record, which the core's lease replaces.
+	var resp *logical.Response
+	var record func() (string, error)
 	if req.PersistLease != nil {
-		// The lease itself is the write-ahead record: it is stored while
-		// the driver already runs the statements, and the driver waits for
-		// it before the user can outlive a crash (BeforeCommit). A user
-		// never exists without its lease, and revoking the lease removes
-		// the user, also after a crash.
-		resp := newResponse("")
-		lease := storeInBackground(func() (string, error) { return "", req.PersistLease(ctx, resp) })
-		newUser.BeforeCommit = lease.wait
-		_, err = conn.driver.NewUser(ctx, newUser)
-		_, leaseErr := lease.result()
-		if leaseErr != nil {
-			if err == nil {
-				// A driver that did not wait: do not leave an unleased user.
-				b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
-			}
-			return nil, leaseErr
+		resp = newResponse("")
+		record = func() (string, error) { return "", req.PersistLease(ctx, resp) }
+	} else {
+		record = func() (string, error) {
+			return framework.PutWAL(ctx, req.Storage, walKindCreds, credsWAL{DB: role.DBName, Role: name, Username: username})
 		}
-		if err != nil {
-			// The core revokes the stored lease when this request fails;
-			// the rollback statements run first, as without a lease.
-			b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
-			return nil, creationError(role.DBName, dbplugin.Scrub(conn.scrub(err), password))
-		}
-		b.stats.credsIssued.Add(1)
-		if err := pauseForTest(ctx, username); err != nil {
-			return nil, err
-		}
-		return resp, nil
 	}
-
-	// Without the core (no PersistLease), a write-ahead record is stored
-	// the same way, and the core's lease replaces it afterwards.
-	wal := storeInBackground(func() (string, error) {
-		return framework.PutWAL(ctx, req.Storage, walKindCreds, credsWAL{DB: role.DBName, Role: name, Username: username})
-	})
-	newUser.BeforeCommit = wal.wait
+	pending := storeInBackground(record)
+	newUser.BeforeCommit = pending.wait
 	_, err = conn.driver.NewUser(ctx, newUser)
-	walID, walErr := wal.result()
-	if walErr != nil {
+	walID, recErr := pending.result()
+	if recErr != nil {
 		if err == nil {
 			// A driver that did not wait: do not leave an unrecorded user.
 			b.undoCreate(ctx, req.Storage, conn, name, role, username, "")
 		}
-		return nil, walErr
+		return nil, recErr
 	}
 	if err != nil {
+		// A stored lease is revoked by the core when this request fails;
+		// the rollback statements run first either way.
 		b.undoCreate(ctx, req.Storage, conn, name, role, username, walID)
 		return nil, creationError(role.DBName, dbplugin.Scrub(conn.scrub(err), password))
 	}
@@ -155,7 +138,10 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	if err := pauseForTest(ctx, username); err != nil {
 		return nil, err
 	}
-	return newResponse(walID), nil
+	if resp == nil {
+		resp = newResponse(walID)
+	}
+	return resp, nil
 }
 
 // pendingWrite is a write-ahead record or a lease being stored in the
