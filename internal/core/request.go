@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
@@ -139,36 +138,16 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	}
 
 	// An engine may store its secret's lease while it still creates the
-	// secret (see logical.Request.PersistLease); early holds that lease's ID.
-	var early struct {
-		sync.Mutex
-		id string
-	}
-	req.PersistLease = func(ctx context.Context, r *logical.Response) error {
-		if r == nil || r.Secret == nil || r.Secret.LeaseID != "" {
-			return errors.New("persist lease: the response carries no new secret")
-		}
-		// On failure the engine, which is waiting for this, abandons the
-		// secret itself.
-		if err := c.registerSecret(lease.WithoutTargetRollback(ctx), rt, req, fullPath, te, r); err != nil {
-			return err
-		}
-		early.Lock()
-		early.id = r.Secret.LeaseID
-		early.Unlock()
-		return nil
-	}
+	// secret (logical.Request.PersistLease, served by StoreLease).
+	req.LeaseStore = c
 	resp, err = rt.Backend.HandleRequest(ctx, scopeTo(req, rt, rel))
 	req.Path = fullPath
-	req.PersistLease = nil
-	early.Lock()
-	earlyID := early.id
-	early.Unlock()
-	if earlyID != "" && (err != nil || resp == nil || resp.Secret == nil || resp.Secret.LeaseID != earlyID) {
+	req.LeaseStore = nil
+	if early := req.PersistedLease(); early != "" && (err != nil || resp == nil || resp.Secret == nil || resp.Secret.LeaseID != early) {
 		// The request failed after its lease was stored: revoke it (in the
 		// background, with retries), which undoes whatever the engine left.
-		if rerr := c.leases.Revoke(context.WithoutCancel(ctx), earlyID, false); rerr != nil {
-			c.logger.Warn("could not revoke the lease of a failed request", "lease_id", earlyID, "error", rerr)
+		if rerr := c.leases.Revoke(context.WithoutCancel(ctx), early, false); rerr != nil {
+			c.logger.Warn("could not revoke the lease of a failed request", "lease_id", early, "error", rerr)
 		}
 	}
 	if te != nil {
@@ -189,7 +168,12 @@ func (c *Core) handle(ctx context.Context, req *logical.Request, trail **audit.L
 	// A secret that already has a lease ID is a renewal's answer, not a
 	// new secret.
 	if resp.Secret != nil && resp.Secret.LeaseID == "" {
-		if err := c.registerSecret(ctx, rt, req, req.Path, te, resp); err != nil {
+		accessor := ""
+		if te != nil {
+			// Leases are tied to their token by accessor.
+			accessor = te.Accessor
+		}
+		if err := c.registerSecret(ctx, rt, req, req.Path, accessor, resp); err != nil {
 			return nil, err
 		}
 	}
@@ -327,7 +311,7 @@ func remoteInCIDRs(conn *logical.Connection, cidrs []string) bool {
 // registerSecret caps the secret's TTL by the mount and persists its lease
 // before the response leaves the server. If the lease cannot be stored the
 // lease manager revokes the secret on the backend and the request fails.
-func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, path string, te *token.Entry, resp *logical.Response) error {
+func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logical.Request, path, clientToken string, resp *logical.Response) error {
 	s := resp.Secret
 	t := c.entryTTLs(rt.Entry)
 	if s.TTL <= 0 {
@@ -340,11 +324,6 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 	if st, _ := s.InternalData["secret_type"].(string); st == "kv" {
 		// KV v1 reports a ttl but issues no lease.
 		return nil
-	}
-	clientToken := ""
-	if te != nil {
-		// Leases are tied to their token by accessor.
-		clientToken = te.Accessor
 	}
 	s.IssueTime = c.now()
 	// The lease covers what the engine created, so the engine's
@@ -370,6 +349,23 @@ func (c *Core) registerSecret(ctx context.Context, rt *router.Route, req *logica
 		c.stats.CredentialIssued(path, s.TTL)
 	}
 	return nil
+}
+
+// StoreLease implements logical.LeaseStore: it registers the lease of a
+// secret while the engine is still creating it, on the mount and with the
+// token of the request being handled (req is scoped to its mount). If that
+// fails the engine, which waits for it, abandons the secret itself, so the
+// secret is not revoked on its target here.
+func (c *Core) StoreLease(ctx context.Context, req *logical.Request, resp *logical.Response) error {
+	if resp == nil || resp.Secret == nil || resp.Secret.LeaseID != "" {
+		return errors.New("persist lease: the response carries no new secret")
+	}
+	path := req.MountPoint + req.Path
+	rt, _ := c.router.Match(path)
+	if rt == nil || rt.Entry.Accessor != req.MountAccessor {
+		return fmt.Errorf("persist lease: the mount of %q changed during the request", path)
+	}
+	return c.registerSecret(lease.WithoutTargetRollback(ctx), rt, req, path, req.ClientTokenAccessor, resp)
 }
 
 // createLoginToken turns an auth method's login response into a token.

@@ -5,6 +5,7 @@ package logical
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -75,18 +76,41 @@ type Request struct {
 	// LeaseCreated is set by the core when the request's response got a
 	// lease (a secret or a login token).
 	LeaseCreated bool
-	// PersistLease, set by the core on client requests, stores the lease
-	// of resp's secret now, while the handler runs, exactly as the core
-	// would once it returned (TTL capped by the mount, resp.Secret.LeaseID
-	// set). An engine that creates something on another system stores its
-	// lease this way before that can outlive a crash, in place of a
-	// write-ahead record: the lease's revocation undoes it. The handler
-	// must then return resp itself; if it fails instead, the core revokes
-	// the lease. It may be called from another goroutine than the
-	// handler's, but must have returned before the handler does. Nil on
-	// the core's own requests (renew, revoke, rollback).
-	PersistLease func(ctx context.Context, resp *Response) error
+	// LeaseStore is set by the core on client requests and nil on its own
+	// requests (renew, revoke, rollback). Engines use PersistLease.
+	LeaseStore LeaseStore
+	// persistedLease is the ID of the lease PersistLease stored.
+	persistedLease string
 }
+
+// LeaseStore stores the lease of a secret while its request is still being
+// handled; the core implements it.
+type LeaseStore interface {
+	StoreLease(ctx context.Context, req *Request, resp *Response) error
+}
+
+// PersistLease stores the lease of resp's secret now, while the handler
+// runs, exactly as the core would once it returned (TTL capped by the
+// mount, resp.Secret.LeaseID set). An engine that creates something on
+// another system stores its lease this way before that can outlive a
+// crash, in place of a write-ahead record: the lease's revocation undoes
+// it. The handler must then return resp itself; if it fails instead, the
+// core revokes the lease. It may be called from another goroutine than the
+// handler's, but must have returned before the handler does. It fails when
+// r.LeaseStore is nil.
+func (r *Request) PersistLease(ctx context.Context, resp *Response) error {
+	if r.LeaseStore == nil {
+		return errors.New("persist lease: not available outside a client request")
+	}
+	if err := r.LeaseStore.StoreLease(ctx, r, resp); err != nil {
+		return err
+	}
+	r.persistedLease = resp.Secret.LeaseID
+	return nil
+}
+
+// PersistedLease returns the ID of the lease PersistLease stored, if any.
+func (r *Request) PersistedLease() string { return r.persistedLease }
 
 // Get returns a request field, or nil.
 func (r *Request) Get(key string) interface{} {

@@ -105,11 +105,11 @@ func (b *Backend) readCreds(ctx context.Context, req *logical.Request, d *framew
 	// and the driver waits for the record before the user can outlive a
 	// crash (BeforeCommit), so a user never exists unrecorded. The record is
 	// the lease itself when the core lets the engine store it now
-	// (PersistLease): revoking it removes the user, also after a crash.
+	// (Request.PersistLease): revoking it removes the user, also after a crash.
 	// Otherwise it is a write-ahead record, which the core's lease replaces.
 	var resp *logical.Response
 	var record func() (string, error)
-	if req.PersistLease != nil {
+	if req.LeaseStore != nil {
 		resp = newResponse("")
 		record = func() (string, error) { return "", req.PersistLease(ctx, resp) }
 	} else {
