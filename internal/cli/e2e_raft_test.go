@@ -50,6 +50,9 @@ func TestE2ERaftOperator(t *testing.T) {
 	e.env = env(lead, lead.RootToken)
 	contains(t, "join of an initialised node", e.fail(2, "operator", "raft", "join", "-leader-ca-cert=@"+joiner.CACertFile, joiner.Addr), "already has raft data")
 
+	contains(t, "snapshot save without a file", e.fail(1, "operator", "raft", "snapshot", "save"), "Incorrect arguments (expected 1, got 0)")
+	contains(t, "autopilot state with an argument", e.fail(1, "operator", "raft", "autopilot", "state", "x"), "Incorrect arguments (expected 0, got 1)")
+
 	out = e.ok("", "operator", "raft", "list-peers")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "Node ") || !strings.Contains(lines[0], "Address") {

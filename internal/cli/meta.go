@@ -283,6 +283,16 @@ func (m *meta) curlString(err error) (int, bool) {
 	return 0, true
 }
 
+// exactArgs checks that there are exactly n positional arguments, with the
+// message Vault's raft commands print ("Incorrect arguments").
+func (m *meta) exactArgs(args []string, n int) bool {
+	if len(args) != n {
+		m.errorf("Incorrect arguments (expected %d, got %d)", n, len(args))
+		return false
+	}
+	return true
+}
+
 // argCount checks the number of positional arguments against [min, max]
 // (max < 0 means unbounded) and prints Vault's message when it is off.
 func (m *meta) argCount(args []string, min, max int) bool {

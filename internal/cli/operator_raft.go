@@ -212,8 +212,7 @@ func (c *operatorRaftSnapshotSaveCommand) Run(args []string) int {
 		return code
 	}
 	args = f.args()
-	if len(args) != 1 {
-		c.errorf("Incorrect arguments (expected 1, got %d)", len(args))
+	if !c.exactArgs(args, 1) {
 		return 1
 	}
 	path := strings.TrimSpace(args[0])
@@ -278,8 +277,7 @@ func (c *operatorRaftSnapshotRestoreCommand) Run(args []string) int {
 		return code
 	}
 	args = f.args()
-	if len(args) != 1 {
-		c.errorf("Incorrect arguments (expected 1, got %d)", len(args))
+	if !c.exactArgs(args, 1) {
 		return 1
 	}
 	path := strings.TrimSpace(args[0])
@@ -329,8 +327,7 @@ func (c *operatorRaftAutopilotStateCommand) Run(args []string) int {
 			return 1
 		}
 	}
-	if len(f.args()) != 0 {
-		c.errorf("Incorrect arguments (expected 0, got %d)", len(f.args()))
+	if !c.exactArgs(f.args(), 0) {
 		return 1
 	}
 	client, err := c.apiClient()
@@ -406,8 +403,7 @@ func (c *operatorRaftAutopilotGetConfigCommand) Run(args []string) int {
 	if code := c.parseFlags(f, args, false); code != 0 {
 		return code
 	}
-	if len(f.args()) != 0 {
-		c.errorf("Incorrect arguments (expected 0, got %d)", len(f.args()))
+	if !c.exactArgs(f.args(), 0) {
 		return 1
 	}
 	client, err := c.apiClient()
@@ -477,8 +473,7 @@ func (c *operatorRaftAutopilotSetConfigCommand) Run(args []string) int {
 	if code := c.parseFlags(f, args, false); code != 0 {
 		return code
 	}
-	if len(f.args()) != 0 {
-		c.errorf("Incorrect arguments (expected 0, got %d)", len(f.args()))
+	if !c.exactArgs(f.args(), 0) {
 		return 1
 	}
 	data := map[string]interface{}{}
