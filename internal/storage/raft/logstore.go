@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func openSegmentLog(dir string, logger *slog.Logger) (*segmentLog, error) {
 		}
 		firsts = append(firsts, n)
 	}
-	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	slices.Sort(firsts)
 	l := &segmentLog{dir: dir, logger: logger, target: segmentTarget}
 	for i, first := range firsts {
 		newest := i == len(firsts)-1
@@ -147,7 +148,7 @@ func (l *segmentLog) loadSegment(first uint64, newest bool) (*segment, error) {
 			bad = fmt.Errorf("record length %d out of range", n)
 			break
 		}
-		payload = grow(payload, int(n))
+		payload = slices.Grow(payload[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, payload); err != nil {
 			bad = errors.New("torn record")
 			break
@@ -190,13 +191,6 @@ func (l *segmentLog) loadSegment(first uint64, newest bool) (*segment, error) {
 		return nil, syncDir(l.dir)
 	}
 	return s, nil
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
 }
 
 func (l *segmentLog) lastLocked() uint64 {
@@ -377,8 +371,7 @@ func (l *segmentLog) StoreLogs(logs []*raft.Log) error {
 		// stored. A fresh segment that stays empty is removed.
 		_ = s.f.Truncate(end)
 		if len(s.offs) == 1 {
-			s.f.Close()
-			os.Remove(l.segPath(s.first))
+			_ = l.drop(s)
 			l.segs = l.segs[:len(l.segs)-1]
 		}
 		return fmt.Errorf("raft log: append entries %d-%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
@@ -418,28 +411,44 @@ func (l *segmentLog) DeleteRange(lo, hi uint64) error {
 // removePrefix drops entries up to hi (< last): whole segments are
 // removed, oldest first; hi may end inside the first one kept.
 func (l *segmentLog) removePrefix(hi uint64) error {
+	removed := false
 	for len(l.segs) > 1 && l.segs[0].last() <= hi {
-		s := l.segs[0]
-		s.f.Close()
-		if err := os.Remove(l.segPath(s.first)); err != nil {
-			return fmt.Errorf("raft log: %w", err)
+		if err := l.drop(l.segs[0]); err != nil {
+			return err
 		}
-		l.segs = l.segs[1:]
+		l.segs, removed = l.segs[1:], true
 	}
 	l.start = hi + 1
+	return l.syncIf(removed)
+}
+
+// drop closes a segment and deletes its file.
+func (l *segmentLog) drop(s *segment) error {
+	s.f.Close()
+	if err := os.Remove(l.segPath(s.first)); err != nil {
+		return fmt.Errorf("raft log: %w", err)
+	}
+	return nil
+}
+
+// syncIf makes file removals durable (a sync of the directory) if there
+// were any.
+func (l *segmentLog) syncIf(removed bool) error {
+	if !removed {
+		return nil
+	}
 	return syncDir(l.dir)
 }
 
 // removeFrom drops entries from lo on (lo > start, or 0 for all of them):
 // later segments are removed newest first, then the one holding lo is cut.
 func (l *segmentLog) removeFrom(lo uint64) error {
+	removed := false
 	for n := len(l.segs); n > 0 && l.segs[n-1].first >= lo; n = len(l.segs) {
-		s := l.segs[n-1]
-		s.f.Close()
-		if err := os.Remove(l.segPath(s.first)); err != nil {
-			return fmt.Errorf("raft log: %w", err)
+		if err := l.drop(l.segs[n-1]); err != nil {
+			return err
 		}
-		l.segs = l.segs[:n-1]
+		l.segs, removed = l.segs[:n-1], true
 	}
 	if n := len(l.segs); n > 0 && l.segs[n-1].last() >= lo {
 		s := l.segs[n-1]
@@ -455,7 +464,7 @@ func (l *segmentLog) removeFrom(lo uint64) error {
 	if len(l.segs) == 0 {
 		l.start = 0
 	}
-	return syncDir(l.dir)
+	return l.syncIf(removed)
 }
 
 // Close closes the segment files.
