@@ -61,7 +61,9 @@ func setupNoop(ctx context.Context, e *env) (*instance, error) {
 			return nil, err
 		}
 	}
-	client := newAPIClient(url, "", e.workers)
+	// The same request as the seal-status workload's, token included, so
+	// that the two differ only in the server's answer.
+	client := newAPIClient(url, e.api.token, e.workers)
 	return &instance{pid: pid, teardown: stop, op: func(ctx context.Context, _ *mrand.Rand) error {
 		return client.send(ctx, http.MethodGet, "sys/seal-status", nil, nil)
 	}}, nil

@@ -131,9 +131,16 @@ func TestDriveStopsOnCancel(t *testing.T) {
 }
 
 func TestNoopWorkload(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(noopHandler))
+	// The ceiling is the seal-status request itself, token included.
+	var untokened atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/sys/seal-status" || r.Header.Get("X-Vault-Token") != "root-token" {
+			untokened.Add(1)
+		}
+		noopHandler(w, r)
+	}))
 	defer srv.Close()
-	e := &env{noopURL: srv.URL, workers: 4}
+	e := &env{api: newAPIClient("http://127.0.0.1:1", "root-token", 1), noopURL: srv.URL, workers: 4}
 	inst, err := setupNoop(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +151,9 @@ func TestNoopWorkload(t *testing.T) {
 	}
 	if r.P50Ms <= 0 || r.P50Ms > r.P99Ms || r.P99Ms > r.MaxMs {
 		t.Errorf("latencies out of order: p50 %v p99 %v max %v", r.P50Ms, r.P99Ms, r.MaxMs)
+	}
+	if n := untokened.Load(); n != 0 {
+		t.Errorf("%d noop requests differed from the seal-status request (path or token)", n)
 	}
 	if err := inst.teardown(context.Background()); err != nil {
 		t.Fatal(err)

@@ -80,12 +80,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if serveNoop != "" {
+		// Stopped with a signal by the load generator that started it,
+		// which reports the interruption itself.
+		sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serveNoopHandler(sctx, serveNoop, stdout); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		return 0
+	}
 	go quitOnSignals(cancel, stderr)
 
 	var err error
 	switch {
-	case serveNoop != "":
-		err = serveNoopHandler(ctx, serveNoop, stdout)
 	case initMode:
 		err = initAndUnseal(ctx, newAPIClient(o.addr, "", 1), stdout)
 	case merge != "":
