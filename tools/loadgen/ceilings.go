@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,14 +30,32 @@ func noopHandler(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// serveNoopHandler serves noopHandler on addr, prints its URL on w and
-// blocks until ctx ends.
-func serveNoopHandler(ctx context.Context, addr string, w io.Writer) error {
+// staticJSONHandler answers every request with body as a JSON response
+// carrying the headers Vault sends with one, and does nothing else.
+func staticJSONHandler(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+	}
+}
+
+// serveNoopHandler serves noopHandler on addr (or, when body is not nil,
+// staticJSONHandler with it), prints its URL on w and blocks until ctx
+// ends.
+func serveNoopHandler(ctx context.Context, addr string, body []byte, w io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(noopHandler), ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = http.HandlerFunc(noopHandler)
+	if body != nil {
+		handler = staticJSONHandler(body)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
@@ -61,20 +80,56 @@ func setupNoop(ctx context.Context, e *env) (*instance, error) {
 			return nil, err
 		}
 	}
-	// The same request as the seal-status workload's, token included, so
-	// that the two differ only in the server's answer.
+	return sealStatusAt(url, pid, stop, e), nil
+}
+
+// setupStaticSealStatus drives a server that answers with the server
+// under test's own seal-status response, fetched once here, as fixed bytes
+// with Vault's headers: what answering seal-status costs net/http and the
+// client, without any work to produce the answer. It bounds what any
+// server can reach in the seal-status workload on this machine.
+func setupStaticSealStatus(ctx context.Context, e *env) (*instance, error) {
+	var body bytes.Buffer
+	if err := e.api.sendWith(ctx, e.api.admin, http.MethodGet, "sys/seal-status", nil, &body); err != nil {
+		return nil, fmt.Errorf("fetch the seal-status response to serve: %w", err)
+	}
+	f, err := os.CreateTemp("", "loadgen-seal-status-*.json")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(body.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	url, pid, stop, err := startNoopProcess(ctx, "-noop-body", f.Name())
+	if err != nil {
+		return nil, err
+	}
+	return sealStatusAt(url, pid, stop, e), nil
+}
+
+// sealStatusAt sends the seal-status workload's request, token included,
+// to a ceiling server at url, so that the two differ only in the server
+// that answers.
+func sealStatusAt(url string, pid int, stop func(context.Context) error, e *env) *instance {
 	client := newAPIClient(url, e.api.token, e.workers)
 	return &instance{pid: pid, teardown: stop, op: func(ctx context.Context, _ *mrand.Rand) error {
 		return client.send(ctx, http.MethodGet, "sys/seal-status", nil, nil)
-	}}, nil
+	}}
 }
 
-func startNoopProcess(ctx context.Context) (url string, pid int, stop func(context.Context) error, err error) {
+// startNoopProcess starts this program with -serve-noop (and extra flags)
+// in a process of its own and returns its URL.
+func startNoopProcess(ctx context.Context, extra ...string) (url string, pid int, stop func(context.Context) error, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("find own executable: %w", err)
 	}
-	cmd := exec.Command(self, "-serve-noop", "127.0.0.1:0")
+	cmd := exec.Command(self, append([]string{"-serve-noop", "127.0.0.1:0"}, extra...)...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = childAttr()
 	out, err := cmd.StdoutPipe()

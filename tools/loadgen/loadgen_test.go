@@ -19,6 +19,74 @@ import (
 	"time"
 )
 
+// TestMain lets the test binary play the do-nothing server that the
+// ceiling workloads start as a child process (this program with
+// -serve-noop).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve-noop" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestStaticSealStatusWorkload starts the static ceiling as a process of
+// its own and checks that it answers the workload's request with the
+// server's seal-status response, byte for byte, and Vault's headers.
+func TestStaticSealStatusWorkload(t *testing.T) {
+	const body = `{"initialized":true,"sealed":false,"t":1,"n":1,"type":"shamir","version":"1.17.0"}`
+	var fetched atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	e := &env{api: newAPIClient(srv.URL, "root-token", 1), workers: 2}
+	inst, err := setupStaticSealStatus(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := inst.teardown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	if inst.pid == 0 || inst.pid == os.Getpid() {
+		t.Errorf("pid %d: the static server should run in a process of its own", inst.pid)
+	}
+	r := drive(context.Background(), "static-seal-status", inst.op, 2, 10*time.Millisecond, 100*time.Millisecond)
+	if r.Requests < 10 || r.Errors != 0 {
+		t.Fatalf("%d requests, %d errors (%s)", r.Requests, r.Errors, r.FirstError)
+	}
+	if n := fetched.Load(); n != 1 {
+		t.Errorf("the server under test answered %d requests; want only the one fetching its response", n)
+	}
+}
+
+// TestServeNoopBody checks what -serve-noop -noop-body answers: the file,
+// byte for byte, with Vault's headers.
+func TestServeNoopBody(t *testing.T) {
+	const body = `{"sealed":false,"version":"1.17.0"}`
+	file := t.TempDir() + "/body.json"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _, stop, err := startNoopProcess(context.Background(), "-noop-body", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(context.Background())
+	resp, err := http.Get(url + "/v1/sys/seal-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(got) != body || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("answer %d %q with headers %v", resp.StatusCode, got, resp.Header)
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	ten := make([]time.Duration, 10)
 	for i := range ten {
@@ -195,6 +263,7 @@ func TestVerdict(t *testing.T) {
 		{Result{Workload: "kvv2-read", SuccessPerSec: 8000, P99Ms: 1, Errors: 2}, 0.4, 7200, "no (errors)"},
 		{Result{Workload: "postgres-creds", SuccessPerSec: 330, P99Ms: 40}, 0.825, 320, "yes"},
 		{Result{Workload: "noop", SuccessPerSec: 20000}, 0, 0, ""},
+		{Result{Workload: "static-seal-status", SuccessPerSec: 17000, P99Ms: 9}, 0.85, 0, ""},
 	}
 	for _, tt := range tests {
 		_, share, want, met := verdict(tt.r, ok)

@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var workloadList, merge, serveNoop string
+	var workloadList, merge, serveNoop, noopBody string
 	var initMode bool
 	fs.StringVar(&o.addr, "addr", envOr("VAULT_ADDR", "http://127.0.0.1:8200"), "Server address (default $VAULT_ADDR).")
 	fs.StringVar(&o.token, "token", os.Getenv("VAULT_TOKEN"), "Root token used for setup, teardown and authenticated requests (default $VAULT_TOKEN).")
@@ -71,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&initMode, "init", false, "Initialise the server at -addr with one key share, unseal it, wait until it is active and print the root token.")
 	fs.StringVar(&merge, "merge", "", "Comma-separated JSON reports: print the median of them instead of running load.")
 	fs.StringVar(&serveNoop, "serve-noop", "", "Serve the do-nothing handler on this address, print its URL and block.")
+	fs.StringVar(&noopBody, "noop-body", "", "With -serve-noop: answer every request with this file's contents as a JSON response instead of an empty one.")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -85,7 +86,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// which reports the interruption itself.
 		sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := serveNoopHandler(sctx, serveNoop, stdout); err != nil {
+		var body []byte
+		if noopBody != "" {
+			var err error
+			if body, err = os.ReadFile(noopBody); err != nil {
+				fmt.Fprintln(stderr, "loadgen:", err)
+				return 1
+			}
+		}
+		if err := serveNoopHandler(sctx, serveNoop, body, stdout); err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return 1
 		}

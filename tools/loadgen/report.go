@@ -38,13 +38,16 @@ type target struct {
 
 func targets() map[string]target {
 	return map[string]target{
-		"seal-status":     {ceiling: "noop", ofCeiling: 0.9, p99Ms: 2.5},
-		"kvv2-write":      {ceiling: "noop", minOps: 2400, p99Ms: 8},
-		"kvv2-read":       {ceiling: "noop", minOps: 7200, p99Ms: 5},
-		"transit-encrypt": {ceiling: "noop", minOps: 9000},
-		"approle-login":   {ceiling: "noop", minOps: 1200, p99Ms: 16},
-		"pki-issue":       {ceiling: "pki-crypto", minOps: 900, p99Ms: 25},
-		"postgres-creds":  {ceiling: "postgres-direct", minOps: 290, ofCeiling: 0.8, p99Ms: 50},
+		// static-seal-status has no target; its share of noop is what
+		// answering seal-status at all leaves of the ceiling.
+		"static-seal-status": {ceiling: "noop"},
+		"seal-status":        {ceiling: "noop", ofCeiling: 0.9, p99Ms: 2.5},
+		"kvv2-write":         {ceiling: "noop", minOps: 2400, p99Ms: 8},
+		"kvv2-read":          {ceiling: "noop", minOps: 7200, p99Ms: 5},
+		"transit-encrypt":    {ceiling: "noop", minOps: 9000},
+		"approle-login":      {ceiling: "noop", minOps: 1200, p99Ms: 16},
+		"pki-issue":          {ceiling: "pki-crypto", minOps: 900, p99Ms: 25},
+		"postgres-creds":     {ceiling: "postgres-direct", minOps: 290, ofCeiling: 0.8, p99Ms: 50},
 	}
 }
 
@@ -65,6 +68,9 @@ func verdict(r Result, okPerSec map[string]float64) (ceilingOps, share, want flo
 	share = r.CeilingShare
 	if share == 0 && ceilingOps > 0 {
 		share = r.SuccessPerSec / ceilingOps
+	}
+	if t.minOps == 0 && t.ofCeiling == 0 && t.p99Ms == 0 {
+		return ceilingOps, share, 0, "" // measured against a ceiling only
 	}
 	want = t.minOps
 	opsMet := r.SuccessPerSec >= want

@@ -49,6 +49,7 @@ type workload struct {
 func workloadTable() []workload {
 	return []workload{
 		{name: "noop", setup: setupNoop},
+		{name: "static-seal-status", setup: setupStaticSealStatus},
 		{name: "seal-status", server: true, setup: setupSealStatus},
 		{name: "kvv2-write", server: true, setup: setupKVWrite},
 		{name: "kvv2-read", server: true, setup: setupKVRead},
