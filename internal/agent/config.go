@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
+
+	"github.com/coffer-dev/coffer/internal/hclconf"
 )
 
 // Defaults of the agent configuration, as in Vault Agent.
@@ -76,7 +78,7 @@ type AuthMethod struct {
 	SecretIDWrappingPath string
 	// token_file
 	TokenFile string
-	at        pos
+	At        pos
 }
 
 // Sink is an auto_auth sink "file" block.
@@ -100,7 +102,7 @@ type Template struct {
 	RightDelim        string
 	WaitMin, WaitMax  time.Duration
 	FunctionDenylist  []string
-	at                pos
+	At                pos
 }
 
 // EnvTemplate is an env_template "NAME" block for exec mode.
@@ -110,7 +112,7 @@ type EnvTemplate struct {
 	ErrorOnMissingKey bool
 	LeftDelim         string
 	RightDelim        string
-	at                pos
+	At                pos
 }
 
 // TemplateConfig is the template_config block.
@@ -204,7 +206,7 @@ func (l *configLoader) addFile(name string, src []byte) {
 	l.cfg.Files = append(l.cfg.Files, name)
 	f, err := hcl.ParseBytes(src)
 	if err != nil {
-		l.errs = append(l.errs, parseError(name, err))
+		l.errs = append(l.errs, hclconf.ParseError(name, err))
 		return
 	}
 	root, ok := f.Node.(*ast.ObjectList)
@@ -212,44 +214,44 @@ func (l *configLoader) addFile(name string, src []byte) {
 		l.errs = append(l.errs, &ConfigError{File: name, Msg: "the file must hold key = value settings and blocks"})
 		return
 	}
-	d := &decoder{file: name, errs: &l.errs}
-	l.decodeTop(d, d.entries(root, pos{file: name, line: 1}))
+	d := &decoder{&hclconf.Decoder{File: name, Errs: &l.errs}}
+	l.decodeTop(d, d.Entries(root, pos{File: name, Line: 1}))
 }
 
 func (l *configLoader) decodeTop(d *decoder, body []entry) {
 	c := l.cfg
 	for _, e := range body {
-		switch e.key {
+		switch e.Key {
 		case "vault", "coffer":
-			if prev, ok := l.vaultAt[otherServerBlock(e.key)]; ok {
-				d.add(e.at, "", "give either a vault or a coffer block, not both (the %s block is at %s)", otherServerBlock(e.key), prev)
+			if prev, ok := l.vaultAt[otherServerBlock(e.Key)]; ok {
+				d.Add(e.At, "", "give either a vault or a coffer block, not both (the %s block is at %s)", otherServerBlock(e.Key), prev)
 				continue
 			}
-			l.vaultAt[e.key] = e.at
+			l.vaultAt[e.Key] = e.At
 			for _, b := range d.blocks(e, 0, "") {
-				d.vault(b, e.key, &c.Vault)
+				d.vault(b, e.Key, &c.Vault)
 			}
 		case "auto_auth":
 			for _, b := range d.blocks(e, 0, "") {
 				if c.AutoAuth != nil {
-					d.add(b.at, "", "only one auto_auth block is allowed (the first is at %s)", l.autoAuthAt)
+					d.Add(b.At, "", "only one auto_auth block is allowed (the first is at %s)", l.autoAuthAt)
 					continue
 				}
-				l.autoAuthAt = b.at
+				l.autoAuthAt = b.At
 				c.AutoAuth = d.autoAuth(b)
 			}
 		case "template":
 			for _, b := range d.blocks(e, 0, "") {
 				if t := d.template(b); t != nil {
 					c.Templates = append(c.Templates, t)
-					l.noteRenderer(b.at)
+					l.noteRenderer(b.At)
 				}
 			}
 		case "env_template":
 			for _, b := range d.blocks(e, 1, "") {
 				if t := d.envTemplate(b); t != nil {
 					c.EnvTemplates = append(c.EnvTemplates, t)
-					l.noteRenderer(b.at)
+					l.noteRenderer(b.At)
 				}
 			}
 		case "template_config":
@@ -259,10 +261,10 @@ func (l *configLoader) decodeTop(d *decoder, body []entry) {
 		case "exec":
 			for _, b := range d.blocks(e, 0, "") {
 				if c.Exec != nil {
-					d.add(b.at, "", "only one exec block is allowed (the first is at %s)", l.execAt)
+					d.Add(b.At, "", "only one exec block is allowed (the first is at %s)", l.execAt)
 					continue
 				}
-				l.execAt = b.at
+				l.execAt = b.At
 				c.Exec = d.exec(b)
 			}
 		case "cache":
@@ -272,7 +274,7 @@ func (l *configLoader) decodeTop(d *decoder, body []entry) {
 		case "api_proxy":
 			for _, b := range d.blocks(e, 0, "") {
 				c.APIProxy = d.apiProxy(b)
-				l.proxyAt = b.at
+				l.proxyAt = b.At
 			}
 		case "listener":
 			for _, b := range d.blocks(e, 1, "") {
@@ -294,13 +296,13 @@ func (l *configLoader) decodeTop(d *decoder, body []entry) {
 				case "trace", "debug", "info", "warn", "warning", "error":
 					c.LogLevel = v
 				default:
-					d.add(e.at, "", "log_level %q is not valid; use one of trace, debug, info, warn, error", v)
+					d.Add(e.At, "", "log_level %q is not valid; use one of trace, debug, info, warn, error", v)
 				}
 			}
 		case "log_file", "log_format", "disable_mlock", "disable_idle_connections", "disable_keep_alives":
 			// Accepted for compatibility; the agent logs to stderr.
 		default:
-			d.add(e.at, "", "unknown key %q", e.key)
+			d.Add(e.At, "", "unknown key %q", e.Key)
 		}
 	}
 }
@@ -313,7 +315,7 @@ func otherServerBlock(key string) string {
 }
 
 func (l *configLoader) noteRenderer(at pos) {
-	if l.rendererAt.file == "" {
+	if l.rendererAt.File == "" {
 		l.rendererAt = at
 	}
 }
@@ -321,30 +323,30 @@ func (l *configLoader) noteRenderer(at pos) {
 // finish checks what needs the whole configuration.
 func (l *configLoader) finish() (*Config, error) {
 	c := l.cfg
-	whole := pos{file: joinFiles(c.Files)}
+	whole := pos{File: joinFiles(c.Files)}
 	if len(l.errs) == 0 {
 		if c.Exec != nil && len(c.EnvTemplates) == 0 {
-			l.errs = append(l.errs, &ConfigError{File: l.execAt.file, Line: l.execAt.line,
+			l.errs = append(l.errs, &ConfigError{File: l.execAt.File, Line: l.execAt.Line,
 				Msg: "exec: at least one env_template block is needed to run a child process"})
 		}
 		if len(c.EnvTemplates) > 0 && c.Exec == nil {
 			at := l.rendererAt
-			l.errs = append(l.errs, &ConfigError{File: at.file, Line: at.line,
+			l.errs = append(l.errs, &ConfigError{File: at.File, Line: at.Line,
 				Msg: "env_template: an exec block is needed; env_template values go to its child process"})
 		}
 		if c.ExitAfterAuth && c.AutoAuth == nil {
-			l.errs = append(l.errs, &ConfigError{File: whole.file, Msg: "exit_after_auth needs an auto_auth block"})
+			l.errs = append(l.errs, &ConfigError{File: whole.File, Msg: "exit_after_auth needs an auto_auth block"})
 		}
 		if (c.APIProxy != nil || c.Cache != nil) && len(c.Listeners) == 0 {
-			l.errs = append(l.errs, &ConfigError{File: whole.file,
+			l.errs = append(l.errs, &ConfigError{File: whole.File,
 				Msg: `api_proxy and cache need a listener block, as in listener "tcp" { address = "127.0.0.1:8100" tls_disable = true }`})
 		}
 		if c.AutoAuth == nil && c.APIProxy != nil && c.APIProxy.UseAutoAuthToken != "" {
-			l.errs = append(l.errs, &ConfigError{File: l.proxyAt.file, Line: l.proxyAt.line,
+			l.errs = append(l.errs, &ConfigError{File: l.proxyAt.File, Line: l.proxyAt.Line,
 				Msg: "api_proxy: use_auto_auth_token needs an auto_auth block"})
 		}
 		if c.AutoAuth == nil && len(c.Templates) == 0 && len(c.EnvTemplates) == 0 && len(c.Listeners) == 0 {
-			l.errs = append(l.errs, &ConfigError{File: whole.file,
+			l.errs = append(l.errs, &ConfigError{File: whole.File,
 				Msg: "nothing to do: add an auto_auth, template, exec or listener block"})
 		}
 	}

@@ -10,12 +10,12 @@ import (
 
 // vault reads the vault {} or coffer {} block.
 func (d *decoder) vault(b block, name string, v *Vault) {
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "address":
 			if s, ok := d.str(e, name); ok {
 				if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-					d.add(e.at, name, "address %q must be a URL such as \"https://127.0.0.1:8200\"", s)
+					d.Add(e.At, name, "address %q must be a URL such as \"https://127.0.0.1:8200\"", s)
 					continue
 				}
 				v.Address = s
@@ -34,15 +34,15 @@ func (d *decoder) vault(b block, name string, v *Vault) {
 			v.TLSSkipVerify, _ = d.boolean(e, name)
 		case "retry":
 			for _, rb := range d.blocks(e, 0, name) {
-				for _, re := range rb.body {
-					if re.key != "num_retries" {
-						d.add(re.at, name+".retry", "unknown key %q", re.key)
+				for _, re := range rb.Body {
+					if re.Key != "num_retries" {
+						d.Add(re.At, name+".retry", "unknown key %q", re.Key)
 						continue
 					}
 					if n, ok := d.integer(re, name+".retry"); ok {
 						switch {
 						case n < -1:
-							d.add(re.at, name+".retry", "num_retries must be -1 (no retries), 0 (the default, %d) or more", DefaultNumRetries)
+							d.Add(re.At, name+".retry", "num_retries must be -1 (no retries), 0 (the default, %d) or more", DefaultNumRetries)
 						case n == 0:
 							v.NumRetries = DefaultNumRetries
 						default:
@@ -52,7 +52,7 @@ func (d *decoder) vault(b block, name string, v *Vault) {
 				}
 			}
 		default:
-			d.add(e.at, name, "unknown key %q", e.key)
+			d.Add(e.At, name, "unknown key %q", e.Key)
 		}
 	}
 }
@@ -61,13 +61,13 @@ func (d *decoder) vault(b block, name string, v *Vault) {
 func (d *decoder) autoAuth(b block) *AutoAuth {
 	a := &AutoAuth{}
 	methodSeen := false
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "method":
 			methodSeen = true
 			for _, mb := range d.blocks(e, 1, "auto_auth") {
 				if a.Method != nil {
-					d.add(mb.at, "auto_auth", "only one method block is allowed")
+					d.Add(mb.At, "auto_auth", "only one method block is allowed")
 					continue
 				}
 				a.Method = d.method(mb)
@@ -81,14 +81,14 @@ func (d *decoder) autoAuth(b block) *AutoAuth {
 		case "enable_reauth_on_new_credentials":
 			d.boolean(e, "auto_auth")
 		default:
-			d.add(e.at, "auto_auth", "unknown key %q", e.key)
+			d.Add(e.At, "auto_auth", "unknown key %q", e.Key)
 		}
 	}
 	if a.Method == nil {
 		if methodSeen {
 			return nil // the method's own problems are reported
 		}
-		d.add(b.at, "auto_auth", `a method block is required, as in method "approle" { config { role_id_file_path = "..." } }`)
+		d.Add(b.At, "auto_auth", `a method block is required, as in method "approle" { config { role_id_file_path = "..." } }`)
 		return nil
 	}
 	return a
@@ -97,15 +97,15 @@ func (d *decoder) autoAuth(b block) *AutoAuth {
 // typeOf finds a block's type: its label, or a type = "..." key.
 func (d *decoder) typeOf(b block, kind string) (string, []entry) {
 	var typ string
-	if len(b.labels) > 0 {
-		typ = b.labels[0]
+	if len(b.Labels) > 0 {
+		typ = b.Labels[0]
 	}
 	var rest []entry
-	for _, e := range b.body {
-		if e.key == "type" {
+	for _, e := range b.Body {
+		if e.Key == "type" {
 			if s, ok := d.str(e, kind); ok {
 				if typ != "" && s != typ {
-					d.add(e.at, kind, "type %q contradicts the block label %q", s, typ)
+					d.Add(e.At, kind, "type %q contradicts the block label %q", s, typ)
 				}
 				typ = s
 			}
@@ -114,7 +114,7 @@ func (d *decoder) typeOf(b block, kind string) (string, []entry) {
 		rest = append(rest, e)
 	}
 	if typ == "" {
-		d.add(b.at, kind, "%s needs a type, as in %s \"approle\" { ... } or type = \"...\"", kind, kind)
+		d.Add(b.At, kind, "%s needs a type, as in %s \"approle\" { ... } or type = \"...\"", kind, kind)
 	}
 	return typ, rest
 }
@@ -125,14 +125,14 @@ func (d *decoder) method(b block) *AuthMethod {
 		return nil
 	}
 	ctx := `auto_auth.method "` + typ + `"`
-	m := &AuthMethod{Type: typ, MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff, RemoveSecretIDFile: true, at: b.at}
+	m := &AuthMethod{Type: typ, MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff, RemoveSecretIDFile: true, At: b.At}
 	if typ != "approle" && typ != "token_file" {
-		d.add(b.at, "auto_auth", "method %q is not supported; use approle or token_file", typ)
+		d.Add(b.At, "auto_auth", "method %q is not supported; use approle or token_file", typ)
 		return nil
 	}
 	var config []block
 	for _, e := range body {
-		switch e.key {
+		switch e.Key {
 		case "mount_path":
 			if s, ok := d.str(e, ctx); ok {
 				m.MountPath = strings.Trim(s, "/")
@@ -148,9 +148,9 @@ func (d *decoder) method(b block) *AuthMethod {
 		case "config":
 			config = append(config, d.blocks(e, 0, ctx)...)
 		case "wrap_ttl":
-			d.add(e.at, ctx, "wrap_ttl is not supported; sinks receive the token itself")
+			d.Add(e.At, ctx, "wrap_ttl is not supported; sinks receive the token itself")
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if m.MountPath == "" {
@@ -167,32 +167,32 @@ func (d *decoder) method(b block) *AuthMethod {
 	}
 	switch {
 	case typ == "approle" && m.RoleIDFile == "":
-		d.add(b.at, ctx, "config: role_id_file_path is required")
+		d.Add(b.At, ctx, "config: role_id_file_path is required")
 		return nil
 	case typ == "token_file" && m.TokenFile == "":
-		d.add(b.at, ctx, "config: token_file_path is required")
+		d.Add(b.At, ctx, "config: token_file_path is required")
 		return nil
 	}
 	return m
 }
 
 func (d *decoder) methodConfig(b block, m *AuthMethod, ctx string) {
-	for _, e := range b.body {
+	for _, e := range b.Body {
 		switch {
-		case m.Type == "approle" && e.key == "role_id_file_path":
+		case m.Type == "approle" && e.Key == "role_id_file_path":
 			m.RoleIDFile, _ = d.str(e, ctx)
-		case m.Type == "approle" && e.key == "secret_id_file_path":
+		case m.Type == "approle" && e.Key == "secret_id_file_path":
 			m.SecretIDFile, _ = d.str(e, ctx)
-		case m.Type == "approle" && e.key == "remove_secret_id_file_after_reading":
+		case m.Type == "approle" && e.Key == "remove_secret_id_file_after_reading":
 			m.RemoveSecretIDFile, _ = d.boolean(e, ctx)
-		case m.Type == "approle" && e.key == "secret_id_response_wrapping_path":
+		case m.Type == "approle" && e.Key == "secret_id_response_wrapping_path":
 			if s, ok := d.str(e, ctx); ok {
 				m.SecretIDWrappingPath = strings.Trim(s, "/")
 			}
-		case m.Type == "token_file" && e.key == "token_file_path":
+		case m.Type == "token_file" && e.Key == "token_file_path":
 			m.TokenFile, _ = d.str(e, ctx)
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 }
@@ -204,16 +204,16 @@ func (d *decoder) sink(b block) *Sink {
 	}
 	ctx := `auto_auth.sink "` + typ + `"`
 	if typ != "file" {
-		d.add(b.at, "auto_auth", "sink %q is not supported; use sink \"file\"", typ)
+		d.Add(b.At, "auto_auth", "sink %q is not supported; use sink \"file\"", typ)
 		return nil
 	}
 	s := &Sink{Mode: DefaultSinkMode}
 	for _, e := range body {
-		switch e.key {
+		switch e.Key {
 		case "config":
 			for _, cb := range d.blocks(e, 0, ctx) {
-				for _, ce := range cb.body {
-					switch ce.key {
+				for _, ce := range cb.Body {
+					switch ce.Key {
 					case "path":
 						s.Path, _ = d.str(ce, ctx+".config")
 					case "mode":
@@ -221,18 +221,18 @@ func (d *decoder) sink(b block) *Sink {
 							s.Mode = os.FileMode(m)
 						}
 					default:
-						d.add(ce.at, ctx+".config", "unknown key %q", ce.key)
+						d.Add(ce.At, ctx+".config", "unknown key %q", ce.Key)
 					}
 				}
 			}
 		case "wrap_ttl", "dh_type", "dh_path", "aad", "aad_env_var", "derive_key":
-			d.add(e.at, ctx, "%s is not supported; the sink writes the token in plain text (protect it with mode)", e.key)
+			d.Add(e.At, ctx, "%s is not supported; the sink writes the token in plain text (protect it with mode)", e.Key)
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if s.Path == "" {
-		d.add(b.at, ctx, "config: path is required")
+		d.Add(b.At, ctx, "config: path is required")
 		return nil
 	}
 	return s
@@ -241,9 +241,9 @@ func (d *decoder) sink(b block) *Sink {
 // template reads a template block.
 func (d *decoder) template(b block) *Template {
 	const ctx = "template"
-	t := &Template{CreateDestDirs: true, CommandTimeout: DefaultCommandTimeout, at: b.at}
-	for _, e := range b.body {
-		switch e.key {
+	t := &Template{CreateDestDirs: true, CommandTimeout: DefaultCommandTimeout, At: b.At}
+	for _, e := range b.Body {
+		switch e.Key {
 		case "source":
 			t.Source, _ = d.str(e, ctx)
 		case "contents":
@@ -258,14 +258,14 @@ func (d *decoder) template(b block) *Template {
 			t.CommandTimeout, _ = d.duration(e, ctx)
 		case "exec":
 			for _, eb := range d.blocks(e, 0, ctx) {
-				for _, ee := range eb.body {
-					switch ee.key {
+				for _, ee := range eb.Body {
+					switch ee.Key {
 					case "command":
 						d.templateCommand(ee, t, ctx+".exec")
 					case "timeout":
 						t.CommandTimeout, _ = d.duration(ee, ctx+".exec")
 					default:
-						d.add(ee.at, ctx+".exec", "unknown key %q", ee.key)
+						d.Add(ee.At, ctx+".exec", "unknown key %q", ee.Key)
 					}
 				}
 			}
@@ -285,38 +285,38 @@ func (d *decoder) template(b block) *Template {
 			t.FunctionDenylist, _ = d.strList(e, ctx)
 		case "wait":
 			for _, wb := range d.blocks(e, 0, ctx) {
-				for _, we := range wb.body {
-					switch we.key {
+				for _, we := range wb.Body {
+					switch we.Key {
 					case "min":
 						t.WaitMin, _ = d.duration(we, ctx+".wait")
 					case "max":
 						t.WaitMax, _ = d.duration(we, ctx+".wait")
 					default:
-						d.add(we.at, ctx+".wait", "unknown key %q", we.key)
+						d.Add(we.At, ctx+".wait", "unknown key %q", we.Key)
 					}
 				}
 			}
 		case "sandbox_path":
 			d.str(e, ctx) // accepted: file reads are not sandboxed
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	ok := true
 	switch {
 	case t.Source == "" && t.Contents == "":
-		d.add(b.at, ctx, "one of source or contents is required")
+		d.Add(b.At, ctx, "one of source or contents is required")
 		ok = false
 	case t.Source != "" && t.Contents != "":
-		d.add(b.at, ctx, "source and contents are mutually exclusive")
+		d.Add(b.At, ctx, "source and contents are mutually exclusive")
 		ok = false
 	}
 	if t.Destination == "" {
-		d.add(b.at, ctx, "destination is required")
+		d.Add(b.At, ctx, "destination is required")
 		ok = false
 	}
 	if (t.LeftDelim == "") != (t.RightDelim == "") {
-		d.add(b.at, ctx, "left_delimiter and right_delimiter must be given together")
+		d.Add(b.At, ctx, "left_delimiter and right_delimiter must be given together")
 		ok = false
 	}
 	if !ok {
@@ -338,21 +338,21 @@ func (d *decoder) templateCommand(e entry, t *Template, ctx string) {
 
 // isListNode reports whether an entry's value is written as a list.
 func isListNode(e entry) bool {
-	_, ok := e.val.(*ast.ListType)
-	return ok && len(e.rest) == 0
+	_, ok := e.Val.(*ast.ListType)
+	return ok && len(e.Rest) == 0
 }
 
 // envTemplate reads env_template "NAME" { contents = "..." }.
 func (d *decoder) envTemplate(b block) *EnvTemplate {
-	if len(b.labels) == 0 || b.labels[0] == "" {
-		d.add(b.at, "env_template", `a variable name is required, as in env_template "DB_PASSWORD" { contents = "..." }`)
+	if len(b.Labels) == 0 || b.Labels[0] == "" {
+		d.Add(b.At, "env_template", `a variable name is required, as in env_template "DB_PASSWORD" { contents = "..." }`)
 		return nil
 	}
-	name := b.labels[0]
+	name := b.Labels[0]
 	ctx := `env_template "` + name + `"`
-	t := &EnvTemplate{Name: name, at: b.at}
-	for _, e := range b.body {
-		switch e.key {
+	t := &EnvTemplate{Name: name, At: b.At}
+	for _, e := range b.Body {
+		switch e.Key {
 		case "contents":
 			t.Contents, _ = d.str(e, ctx)
 		case "error_on_missing_key":
@@ -362,17 +362,17 @@ func (d *decoder) envTemplate(b block) *EnvTemplate {
 		case "right_delimiter":
 			t.RightDelim, _ = d.str(e, ctx)
 		case "source", "destination", "command", "perms", "backup", "create_dest_dirs", "exec":
-			d.add(e.at, ctx, "%s is not allowed in an env_template; only contents, error_on_missing_key and the delimiters are", e.key)
+			d.Add(e.At, ctx, "%s is not allowed in an env_template; only contents, error_on_missing_key and the delimiters are", e.Key)
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if strings.ContainsAny(name, "=\x00") {
-		d.add(b.at, ctx, "%q is not a valid environment variable name", name)
+		d.Add(b.At, ctx, "%q is not a valid environment variable name", name)
 		return nil
 	}
 	if t.Contents == "" {
-		d.add(b.at, ctx, "contents is required")
+		d.Add(b.At, ctx, "contents is required")
 		return nil
 	}
 	return t
@@ -380,8 +380,8 @@ func (d *decoder) envTemplate(b block) *EnvTemplate {
 
 func (d *decoder) templateConfig(b block, tc *TemplateConfig) {
 	const ctx = "template_config"
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "exit_on_retry_failure":
 			tc.ExitOnRetryFailure, _ = d.boolean(e, ctx)
 		case "static_secret_render_interval":
@@ -391,7 +391,7 @@ func (d *decoder) templateConfig(b block, tc *TemplateConfig) {
 		case "lease_renewal_threshold":
 			if v, ok := d.float(e, ctx); ok {
 				if v <= 0 || v >= 1 {
-					d.add(e.at, ctx, "lease_renewal_threshold must be between 0 and 1, such as 0.66")
+					d.Add(e.At, ctx, "lease_renewal_threshold must be between 0 and 1, such as 0.66")
 					continue
 				}
 				tc.LeaseRenewalThreshold = v
@@ -399,7 +399,7 @@ func (d *decoder) templateConfig(b block, tc *TemplateConfig) {
 		case "max_connections_per_host":
 			tc.MaxConnectionsPerHost, _ = d.integer(e, ctx)
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 }
@@ -407,18 +407,18 @@ func (d *decoder) templateConfig(b block, tc *TemplateConfig) {
 func (d *decoder) exec(b block) *Exec {
 	const ctx = "exec"
 	x := &Exec{RestartOnSecretChanges: "always", RestartStopSignal: syscall.SIGTERM}
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "command":
 			if !isListNode(e) {
-				d.add(e.at, ctx, `command must be a list, as in command = ["/usr/bin/app", "-flag"]`)
+				d.Add(e.At, ctx, `command must be a list, as in command = ["/usr/bin/app", "-flag"]`)
 				continue
 			}
 			x.Command, _ = d.strList(e, ctx)
 		case "restart_on_secret_changes":
 			if s, ok := d.str(e, ctx); ok {
 				if s != "always" && s != "never" {
-					d.add(e.at, ctx, "restart_on_secret_changes %q is not valid; use always or never", s)
+					d.Add(e.At, ctx, "restart_on_secret_changes %q is not valid; use always or never", s)
 					continue
 				}
 				x.RestartOnSecretChanges = s
@@ -427,7 +427,7 @@ func (d *decoder) exec(b block) *Exec {
 			if s, ok := d.str(e, ctx); ok {
 				sig, known := signalByName(s)
 				if !known {
-					d.add(e.at, ctx, "restart_stop_signal %q is not a signal name such as SIGTERM or SIGINT", s)
+					d.Add(e.At, ctx, "restart_stop_signal %q is not a signal name such as SIGTERM or SIGINT", s)
 					continue
 				}
 				x.RestartStopSignal = sig
@@ -437,18 +437,18 @@ func (d *decoder) exec(b block) *Exec {
 		case "child_process_stderr":
 			x.ChildStderr, _ = d.str(e, ctx)
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if len(x.Command) == 0 {
-		d.add(b.at, ctx, "command is required")
+		d.Add(b.At, ctx, "command is required")
 		return nil
 	}
 	return x
 }
 
 func (d *decoder) autoAuthTokenSetting(e entry, ctx string) string {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return ""
 	}
@@ -461,20 +461,20 @@ func (d *decoder) autoAuthTokenSetting(e entry, ctx string) string {
 	case "force":
 		return "force"
 	}
-	d.add(e.at, ctx, "use_auto_auth_token must be true, false or \"force\", not %s", lit.Token.Text)
+	d.Add(e.At, ctx, "use_auto_auth_token must be true, false or \"force\", not %s", lit.Token.Text)
 	return ""
 }
 
 func (d *decoder) cache(b block) *Cache {
 	c := &Cache{}
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "use_auto_auth_token":
 			c.UseAutoAuthToken = d.autoAuthTokenSetting(e, "cache")
 		case "persist", "cache_static_secrets", "disable_caching_dynamic_secrets", "static_secret_token_capability_refresh_interval":
-			d.add(e.at, "cache", "%s is not supported", e.key)
+			d.Add(e.At, "cache", "%s is not supported", e.Key)
 		default:
-			d.add(e.at, "cache", "unknown key %q", e.key)
+			d.Add(e.At, "cache", "unknown key %q", e.Key)
 		}
 	}
 	return c
@@ -482,33 +482,33 @@ func (d *decoder) cache(b block) *Cache {
 
 func (d *decoder) apiProxy(b block) *APIProxy {
 	p := &APIProxy{}
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "use_auto_auth_token":
 			p.UseAutoAuthToken = d.autoAuthTokenSetting(e, "api_proxy")
 		case "enforce_consistency", "when_inconsistent":
 			d.str(e, "api_proxy") // single node: reads are always consistent
 		default:
-			d.add(e.at, "api_proxy", "unknown key %q", e.key)
+			d.Add(e.At, "api_proxy", "unknown key %q", e.Key)
 		}
 	}
 	return p
 }
 
 func (d *decoder) listener(b block) *Listener {
-	if len(b.labels) == 0 {
-		d.add(b.at, "", `listener needs a type label, as in listener "tcp" { ... }`)
+	if len(b.Labels) == 0 {
+		d.Add(b.At, "", `listener needs a type label, as in listener "tcp" { ... }`)
 		return nil
 	}
-	typ := b.labels[0]
+	typ := b.Labels[0]
 	ctx := `listener "` + typ + `"`
 	if typ != "tcp" && typ != "unix" {
-		d.add(b.at, "", "listener %q is not supported; use tcp or unix", typ)
+		d.Add(b.At, "", "listener %q is not supported; use tcp or unix", typ)
 		return nil
 	}
 	ln := &Listener{Type: typ}
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "address":
 			ln.Address, _ = d.str(e, ctx)
 		case "tls_disable":
@@ -522,18 +522,18 @@ func (d *decoder) listener(b block) *Listener {
 		case "role", "tls_min_version", "tls_disable_client_certs", "socket_mode", "socket_user", "socket_group":
 			d.str(e, ctx) // accepted
 		default:
-			d.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	switch {
 	case ln.Address == "" && typ == "unix":
-		d.add(b.at, ctx, "address (the socket path) is required")
+		d.Add(b.At, ctx, "address (the socket path) is required")
 		return nil
 	case ln.Address == "":
 		ln.Address = "127.0.0.1:8100"
 	}
 	if typ == "tcp" && !ln.TLSDisable && (ln.TLSCertFile == "" || ln.TLSKeyFile == "") {
-		d.add(b.at, ctx, "tls_cert_file and tls_key_file are required unless tls_disable = true")
+		d.Add(b.At, ctx, "tls_cert_file and tls_key_file are required unless tls_disable = true")
 		return nil
 	}
 	return ln

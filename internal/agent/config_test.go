@@ -365,16 +365,3 @@ func TestParseJSONConfig(t *testing.T) {
 		t.Errorf("JSON config decoded as %+v %+v %+v", c.Vault, c.AutoAuth.Method, c.TemplateConfig)
 	}
 }
-
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"": 0, "90": 90 * time.Second, "2d": 48 * time.Hour, "1h30m": 90 * time.Minute, " 5s ": 5 * time.Second} {
-		if got, err := parseDuration(in); err != nil || got != want {
-			t.Errorf("parseDuration(%q) = %s, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"soon", "xd", "99999999999999999999", "9999999999999999d"} {
-		if _, err := parseDuration(in); err == nil {
-			t.Errorf("parseDuration(%q) accepted", in)
-		}
-	}
-}

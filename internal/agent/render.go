@@ -63,14 +63,14 @@ func (r *renderer) compile(cfg *Config) error {
 		if t.Source != "" {
 			b, err := os.ReadFile(t.Source)
 			if err != nil {
-				errs = append(errs, &ConfigError{File: t.at.file, Line: t.at.line, Msg: fmt.Sprintf("template: source: %v", err)})
+				errs = append(errs, &ConfigError{File: t.At.File, Line: t.At.Line, Msg: fmt.Sprintf("template: source: %v", err)})
 				continue
 			}
 			text = string(b)
 		}
 		tm, err := parseTemplate(t.Destination, text, t.LeftDelim, t.RightDelim, t.ErrorOnMissingKey, r.fe, t.FunctionDenylist)
 		if err != nil {
-			errs = append(errs, &ConfigError{File: t.at.file, Line: t.at.line, Msg: err.Error()})
+			errs = append(errs, &ConfigError{File: t.At.File, Line: t.At.Line, Msg: err.Error()})
 			continue
 		}
 		r.files = append(r.files, &fileTemplate{cfg: t, name: t.Destination, tmpl: tm})
@@ -79,7 +79,7 @@ func (r *renderer) compile(cfg *Config) error {
 	for _, t := range cfg.EnvTemplates {
 		tm, err := parseTemplate("env_template "+t.Name, t.Contents, t.LeftDelim, t.RightDelim, t.ErrorOnMissingKey, r.fe, nil)
 		if err != nil {
-			errs = append(errs, &ConfigError{File: t.at.file, Line: t.at.line, Msg: err.Error()})
+			errs = append(errs, &ConfigError{File: t.At.File, Line: t.At.Line, Msg: err.Error()})
 			continue
 		}
 		r.envs = append(r.envs, &envTemplate{cfg: t, tmpl: tm})

@@ -7,65 +7,21 @@ import (
 
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/hashicorp/hcl/hcl/token"
+
+	"github.com/coffer-dev/coffer/internal/hclconf"
 )
 
-// entry is one key of a block body. HCL blocks, HCL object assignments and
-// the flattened trees the JSON parser produces all become entries, so the
-// decoders below see one shape whatever the input syntax.
-type entry struct {
-	key string
-	// rest holds further keys after key: block labels, or nesting that
-	// the JSON parser flattened into the key list.
-	rest []string
-	val  ast.Node
-	at   pos
-}
-
-// block is a labelled block such as listener "tcp" { ... }.
-type block struct {
-	labels []string
-	at     pos
-	body   []entry
-}
+// The decoder's shapes: see package hclconf.
+type (
+	entry = hclconf.Entry
+	block = hclconf.Block
+	pos   = hclconf.Pos
+)
 
 // decoder turns the syntax tree of one file into configuration values and
 // records what is wrong with it.
 type decoder struct {
-	file string
-	ps   *problems
-}
-
-func keyString(k *ast.ObjectKey) string {
-	if s, ok := k.Token.Value().(string); ok {
-		return s
-	}
-	return k.Token.Text
-}
-
-// entries lists the items of a body; parent locates items that carry no
-// position of their own (JSON keys).
-func (d *decoder) entries(list *ast.ObjectList, parent pos) []entry {
-	if list == nil {
-		return nil
-	}
-	out := make([]entry, 0, len(list.Items))
-	for _, it := range list.Items {
-		if len(it.Keys) == 0 {
-			continue
-		}
-		at := parent
-		if it.Keys[0].Token.Pos.IsValid() {
-			at = pos{file: d.file, line: it.Keys[0].Token.Pos.Line}
-		} else if it.Assign.IsValid() {
-			at = pos{file: d.file, line: it.Assign.Line}
-		}
-		rest := make([]string, 0, len(it.Keys)-1)
-		for _, k := range it.Keys[1:] {
-			rest = append(rest, keyString(k))
-		}
-		out = append(out, entry{key: keyString(it.Keys[0]), rest: rest, val: it.Val, at: at})
-	}
-	return out
+	*hclconf.Decoder
 }
 
 // blocks expands an entry into blocks of exactly n labels. It accepts
@@ -77,7 +33,7 @@ func (d *decoder) entries(list *ast.ObjectList, parent pos) []entry {
 // and reports a missing label or a plain value where a block belongs.
 func (d *decoder) blocks(e entry, n int, ctx string) []block {
 	var out []block
-	d.expand(e.key, append([]string(nil), e.rest...), e.val, e.at, n, ctx, &out)
+	d.expand(e.Key, append([]string(nil), e.Rest...), e.Val, e.At, n, ctx, &out)
 	return out
 }
 
@@ -85,45 +41,45 @@ func (d *decoder) expand(name string, labels []string, val ast.Node, at pos, n i
 	if len(labels) > n {
 		// The JSON parser folded the first key of the body into the key
 		// list; unfold it into a body of one entry.
-		body := []entry{{key: labels[n], rest: labels[n+1:], val: val, at: at}}
-		*out = append(*out, block{labels: labels[:n], at: at, body: body})
+		body := []entry{{Key: labels[n], Rest: labels[n+1:], Val: val, At: at}}
+		*out = append(*out, block{Labels: labels[:n], At: at, Body: body})
 		return
 	}
 	if len(labels) == n {
 		switch v := val.(type) {
 		case *ast.ObjectType:
-			*out = append(*out, block{labels: labels, at: at, body: d.entries(v.List, at)})
+			*out = append(*out, block{Labels: labels, At: at, Body: d.Entries(v.List, at)})
 		case *ast.ListType:
 			for _, el := range v.List {
 				obj, ok := el.(*ast.ObjectType)
 				if !ok {
-					d.ps.add(at, ctx, "%s must be a block", name)
+					d.Add(at, ctx, "%s must be a block", name)
 					return
 				}
-				*out = append(*out, block{labels: labels, at: at, body: d.entries(obj.List, at)})
+				*out = append(*out, block{Labels: labels, At: at, Body: d.Entries(obj.List, at)})
 			}
 		default:
-			d.ps.add(at, ctx, "%s must be a block, not a single value", name)
+			d.Add(at, ctx, "%s must be a block, not a single value", name)
 		}
 		return
 	}
 	missing := func() {
-		d.ps.add(at, ctx, "%s needs a type label, as in %s \"<type>\" { ... }", name, name)
+		d.Add(at, ctx, "%s needs a type label, as in %s \"<type>\" { ... }", name, name)
 	}
 	switch v := val.(type) {
 	case *ast.ObjectType:
-		subs := d.entries(v.List, at)
+		subs := d.Entries(v.List, at)
 		if len(subs) == 0 {
 			missing()
 			return
 		}
 		for _, sub := range subs {
-			if _, lit := sub.val.(*ast.LiteralType); lit && len(sub.rest) == 0 {
+			if _, lit := sub.Val.(*ast.LiteralType); lit && len(sub.Rest) == 0 {
 				missing()
 				return
 			}
-			next := append(append(append([]string(nil), labels...), sub.key), sub.rest...)
-			d.expand(name, next, sub.val, sub.at, n, ctx, out)
+			next := append(append(append([]string(nil), labels...), sub.Key), sub.Rest...)
+			d.expand(name, next, sub.Val, sub.At, n, ctx, out)
 		}
 	case *ast.ListType:
 		for _, el := range v.List {
@@ -134,21 +90,9 @@ func (d *decoder) expand(name string, labels []string, val ast.Node, at pos, n i
 	}
 }
 
-// literal returns the single value of e, or records that it is a block or
-// a list.
-func (d *decoder) literal(e entry, ctx string) (*ast.LiteralType, bool) {
-	if len(e.rest) == 0 {
-		if lit, ok := e.val.(*ast.LiteralType); ok {
-			return lit, true
-		}
-	}
-	d.ps.add(e.at, ctx, "%s must be a single value, not a block or list", e.key)
-	return nil, false
-}
-
 // str reads a string; numbers are taken as written.
 func (d *decoder) str(e entry, ctx string) (string, bool) {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return "", false
 	}
@@ -159,14 +103,14 @@ func (d *decoder) str(e entry, ctx string) (string, bool) {
 	case token.NUMBER, token.FLOAT:
 		return lit.Token.Text, true
 	}
-	d.ps.add(e.at, ctx, "%s must be a string, not %s", e.key, lit.Token.Text)
+	d.Add(e.At, ctx, "%s must be a string, not %s", e.Key, lit.Token.Text)
 	return "", false
 }
 
 // anyString reads any single value as a string, the way seal and audit
 // options are kept.
 func (d *decoder) anyString(e entry, ctx string) (string, bool) {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return "", false
 	}
@@ -180,7 +124,7 @@ func (d *decoder) anyString(e entry, ctx string) (string, bool) {
 // boolean reads true/false, the strings "true", "1", "false", "0" (and the
 // other forms strconv.ParseBool knows), or a number (non-zero is true).
 func (d *decoder) boolean(e entry, ctx string) (bool, bool) {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return false, false
 	}
@@ -197,13 +141,13 @@ func (d *decoder) boolean(e entry, ctx string) (bool, bool) {
 			return b, true
 		}
 	}
-	d.ps.add(e.at, ctx, "%s: %s is not a boolean", e.key, lit.Token.Text)
+	d.Add(e.At, ctx, "%s: %s is not a boolean", e.Key, lit.Token.Text)
 	return false, false
 }
 
 // integer reads a whole number, written bare or as a string.
 func (d *decoder) integer(e entry, ctx string) (int64, bool) {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return 0, false
 	}
@@ -218,14 +162,14 @@ func (d *decoder) integer(e entry, ctx string) (int64, bool) {
 			return n, true
 		}
 	}
-	d.ps.add(e.at, ctx, "%s: %s is not an integer", e.key, lit.Token.Text)
+	d.Add(e.At, ctx, "%s: %s is not an integer", e.Key, lit.Token.Text)
 	return 0, false
 }
 
 // duration reads a duration: a number of seconds, or a string such as
 // "90", "30s", "10m", "768h", "1h30m" or "7d".
 func (d *decoder) duration(e entry, ctx string) (time.Duration, bool) {
-	lit, ok := d.literal(e, ctx)
+	lit, ok := d.Literal(e, ctx)
 	if !ok {
 		return 0, false
 	}
@@ -240,10 +184,10 @@ func (d *decoder) duration(e entry, ctx string) (time.Duration, bool) {
 		}
 	case token.STRING:
 		s, _ := lit.Token.Value().(string)
-		if v, err := parseDuration(s); err == nil {
+		if v, err := hclconf.ParseDuration(s); err == nil {
 			return v, true
 		}
 	}
-	d.ps.add(e.at, ctx, "%s: %s is not a valid duration", e.key, lit.Token.Text)
+	d.Add(e.At, ctx, "%s: %s is not a valid duration", e.Key, lit.Token.Text)
 	return 0, false
 }

@@ -9,9 +9,9 @@ import (
 // listener reads one listener block, applies its defaults and checks it.
 // It returns nil when the block is unusable.
 func (d *decoder) listener(b block) *Listener {
-	label := b.labels[0]
+	label := b.Labels[0]
 	if strings.ToLower(label) != "tcp" {
-		d.ps.add(b.at, "", "listener %q is not supported; use listener \"tcp\"", label)
+		d.Add(b.At, "", "listener %q is not supported; use listener \"tcp\"", label)
 		return nil
 	}
 	ctx := blockName("listener", label)
@@ -31,23 +31,23 @@ func (d *decoder) listener(b block) *Listener {
 	}
 	at := map[string]pos{}
 	tlsUnknown := false // tls_disable was given but unreadable
-	for _, e := range b.body {
-		at[e.key] = e.at
-		if p, ok := strs[e.key]; ok {
+	for _, e := range b.Body {
+		at[e.Key] = e.At
+		if p, ok := strs[e.Key]; ok {
 			if v, ok := d.str(e, ctx); ok {
 				*p = v
 			}
 			continue
 		}
-		if p, ok := bools[e.key]; ok {
+		if p, ok := bools[e.Key]; ok {
 			v, ok := d.boolean(e, ctx)
 			*p = v
-			if !ok && e.key == "tls_disable" {
+			if !ok && e.Key == "tls_disable" {
 				tlsUnknown = true
 			}
 			continue
 		}
-		switch e.key {
+		switch e.Key {
 		case "max_request_size":
 			if v, ok := d.integer(e, ctx); ok {
 				l.MaxRequestSize = v
@@ -55,14 +55,14 @@ func (d *decoder) listener(b block) *Listener {
 		case "max_request_duration":
 			if v, ok := d.duration(e, ctx); ok {
 				if v < 0 {
-					d.ps.add(e.at, ctx, "max_request_duration must not be negative")
+					d.Add(e.At, ctx, "max_request_duration must not be negative")
 				}
 				l.MaxRequestDuration = v
 			}
 		case "telemetry":
 			d.listenerTelemetry(e, ctx, l)
 		default:
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 
@@ -85,14 +85,14 @@ func (d *decoder) listener(b block) *Listener {
 	minOK := d.checkTLSVersion(at["tls_min_version"], ctx, "tls_min_version", l.TLSMinVersion)
 	maxOK := l.TLSMaxVersion == "" || d.checkTLSVersion(at["tls_max_version"], ctx, "tls_max_version", l.TLSMaxVersion)
 	if minOK && maxOK && l.TLSMinVersionValue() > l.TLSMaxVersionValue() {
-		d.ps.add(at["tls_max_version"], ctx, "tls_max_version %q is lower than tls_min_version %q", l.TLSMaxVersion, l.TLSMinVersion)
+		d.Add(at["tls_max_version"], ctx, "tls_max_version %q is lower than tls_min_version %q", l.TLSMaxVersion, l.TLSMinVersion)
 	}
 	if !l.TLSDisable && !tlsUnknown {
 		if l.TLSCertFile == "" {
-			d.ps.add(b.at, ctx, "tls_cert_file is required unless tls_disable = true")
+			d.Add(b.At, ctx, "tls_cert_file is required unless tls_disable = true")
 		}
 		if l.TLSKeyFile == "" {
-			d.ps.add(b.at, ctx, "tls_key_file is required unless tls_disable = true")
+			d.Add(b.At, ctx, "tls_key_file is required unless tls_disable = true")
 		}
 	}
 	return l
@@ -102,14 +102,14 @@ func (d *decoder) listener(b block) *Listener {
 func (d *decoder) listenerTelemetry(e entry, ctx string, l *Listener) {
 	ctx += ": telemetry"
 	for _, b := range d.blocks(e, 0, ctx) {
-		for _, te := range b.body {
-			switch te.key {
+		for _, te := range b.Body {
+			switch te.Key {
 			case "unauthenticated_metrics_access":
 				if v, ok := d.boolean(te, ctx); ok {
 					l.UnauthenticatedMetricsAccess = v
 				}
 			default:
-				d.ps.add(te.at, ctx, "unknown key %q", te.key)
+				d.Add(te.At, ctx, "unknown key %q", te.Key)
 			}
 		}
 	}
@@ -122,9 +122,9 @@ func (d *decoder) checkTLSVersion(at pos, ctx, key, v string) bool {
 	case "tls12", "tls13":
 		return true
 	case "tls10", "tls11":
-		d.ps.add(at, ctx, "%s %q is not accepted; use \"tls12\" or \"tls13\"", key, v)
+		d.Add(at, ctx, "%s %q is not accepted; use \"tls12\" or \"tls13\"", key, v)
 	default:
-		d.ps.add(at, ctx, "%s %q is not a TLS version; use \"tls12\" or \"tls13\"", key, v)
+		d.Add(at, ctx, "%s %q is not a TLS version; use \"tls12\" or \"tls13\"", key, v)
 	}
 	return false
 }
@@ -138,5 +138,5 @@ func (d *decoder) checkHostPort(at pos, ctx, key, v string) {
 			return
 		}
 	}
-	d.ps.add(at, ctx, "%s %q must be host:port, as in \"0.0.0.0:8200\"", key, v)
+	d.Add(at, ctx, "%s %q must be host:port, as in \"0.0.0.0:8200\"", key, v)
 }

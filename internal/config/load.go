@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
+
+	"github.com/coffer-dev/coffer/internal/hclconf"
 )
 
 // LoadFiles reads and merges configuration files. Each path is a file or a
@@ -88,8 +90,8 @@ func isEditorFile(name string) bool {
 
 // loader accumulates files into one Config.
 type loader struct {
-	cfg *Config
-	ps  problems
+	cfg  *Config
+	errs Errors
 	// set records where each top-level setting was last given.
 	set       map[string]pos
 	storageAt pos
@@ -105,31 +107,31 @@ func (l *loader) addFile(name string, src []byte) {
 	l.cfg.Files = append(l.cfg.Files, name)
 	f, err := hcl.ParseBytes(src)
 	if err != nil {
-		l.ps.list = append(l.ps.list, parseError(name, err))
+		l.errs = append(l.errs, hclconf.ParseError(name, err))
 		return
 	}
 	root, ok := f.Node.(*ast.ObjectList)
 	if !ok {
-		l.ps.add(pos{file: name}, "", "the file must hold key = value settings and blocks")
+		l.errs.Add(pos{File: name}, "", "the file must hold key = value settings and blocks")
 		return
 	}
-	d := &decoder{file: name, ps: &l.ps}
-	l.decodeTop(d, d.entries(root, pos{file: name, line: 1}))
+	d := &decoder{&hclconf.Decoder{File: name, Errs: &l.errs}}
+	l.decodeTop(d, d.Entries(root, pos{File: name, Line: 1}))
 }
 
 // finish applies defaults and the checks that need the whole merged
 // configuration.
 func (l *loader) finish() (*Config, error) {
 	c := l.cfg
-	whole := pos{file: strings.Join(c.Files, ", ")}
-	if len(l.ps.list) == 0 {
+	whole := pos{File: strings.Join(c.Files, ", ")}
+	if len(l.errs) == 0 {
 		// Only meaningful when every file decoded: a broken storage
 		// block would otherwise also be reported as missing.
 		if c.Storage == nil {
-			l.ps.add(whole, "", `no storage block; add storage "raft" { path = "..." } or storage "inmem" {}`)
+			l.errs.Add(whole, "", `no storage block; add storage "raft" { path = "..." } or storage "inmem" {}`)
 		}
 		if len(c.Listeners) == 0 {
-			l.ps.add(whole, "", `no listener block; add listener "tcp" { ... }`)
+			l.errs.Add(whole, "", `no listener block; add listener "tcp" { ... }`)
 		}
 	}
 	if c.LogLevel == "" {
@@ -146,12 +148,12 @@ func (l *loader) finish() (*Config, error) {
 		c.DefaultLeaseTTL = min(DefaultLeaseTTL, c.MaxLeaseTTL)
 	}
 	if c.DefaultLeaseTTL > c.MaxLeaseTTL {
-		l.ps.add(l.set["default_lease_ttl"], "", "default_lease_ttl (%s) must not exceed max_lease_ttl (%s)",
+		l.errs.Add(l.set["default_lease_ttl"], "", "default_lease_ttl (%s) must not exceed max_lease_ttl (%s)",
 			fmtDuration(c.DefaultLeaseTTL), fmtDuration(c.MaxLeaseTTL))
 	}
 	l.checkSeals()
 	l.sortProblems()
-	if err := l.ps.err(); err != nil {
+	if err := l.errs.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -163,11 +165,11 @@ func (l *loader) checkSeals() {
 	seals := l.cfg.Seals
 	switch {
 	case len(seals) > 2:
-		l.ps.add(l.sealAt[2], "", "at most two seal blocks are allowed: the active seal and, during a migration, the disabled one")
+		l.errs.Add(l.sealAt[2], "", "at most two seal blocks are allowed: the active seal and, during a migration, the disabled one")
 	case len(seals) == 2 && seals[0].Disabled && seals[1].Disabled:
-		l.ps.add(l.sealAt[1], "", "two seal blocks are both disabled; a seal migration needs exactly one disabled seal")
+		l.errs.Add(l.sealAt[1], "", "two seal blocks are both disabled; a seal migration needs exactly one disabled seal")
 	case len(seals) == 2 && !seals[0].Disabled && !seals[1].Disabled:
-		l.ps.add(l.sealAt[1], "", "two seal blocks are both active; mark the seal being migrated from with disabled = true")
+		l.errs.Add(l.sealAt[1], "", "two seal blocks are both active; mark the seal being migrated from with disabled = true")
 	}
 }
 
@@ -186,8 +188,8 @@ func (l *loader) sortProblems() {
 		}
 		return len(l.cfg.Files)
 	}
-	sort.SliceStable(l.ps.list, func(i, j int) bool {
-		a, b := l.ps.list[i], l.ps.list[j]
+	sort.SliceStable(l.errs, func(i, j int) bool {
+		a, b := l.errs[i], l.errs[j]
 		if ra, rb := fileRank(a), fileRank(b); ra != rb {
 			return ra < rb
 		}

@@ -24,25 +24,25 @@ const (
 // seal reads one seal block. Apart from disabled, its keys belong to the
 // seal implementation and are kept as strings; a Shamir seal has none.
 func (d *decoder) seal(b block) *Seal {
-	label := b.labels[0]
+	label := b.Labels[0]
 	typ := strings.ToLower(label)
 	switch typ {
 	case SealShamir, SealAWSKMS, SealTransit:
 	default:
-		d.ps.add(b.at, "", "seal %q is not supported; use one of %q, %q, %q", label, SealShamir, SealAWSKMS, SealTransit)
+		d.Add(b.At, "", "seal %q is not supported; use one of %q, %q, %q", label, SealShamir, SealAWSKMS, SealTransit)
 		return nil
 	}
 	ctx := blockName("seal", label)
 	s := &Seal{Type: typ, Options: map[string]string{}}
-	for _, e := range b.body {
+	for _, e := range b.Body {
 		switch {
-		case e.key == "disabled":
+		case e.Key == "disabled":
 			s.Disabled, _ = d.boolean(e, ctx)
 		case typ == SealShamir:
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		default:
 			if v, ok := d.anyString(e, ctx); ok {
-				s.Options[e.key] = v
+				s.Options[e.Key] = v
 			}
 		}
 	}
@@ -58,25 +58,25 @@ func (d *decoder) seal(b block) *Seal {
 // option. Paths are unique across all files.
 func (l *loader) decodeAudit(d *decoder, e entry) {
 	for _, b := range d.blocks(e, 1, "") {
-		label := b.labels[0]
+		label := b.Labels[0]
 		typ := strings.ToLower(label)
 		switch typ {
 		case AuditFile, AuditSyslog, AuditSocket:
 		default:
-			d.ps.add(b.at, "", "audit %q is not supported; use one of %q, %q, %q", label, AuditFile, AuditSyslog, AuditSocket)
+			d.Add(b.At, "", "audit %q is not supported; use one of %q, %q, %q", label, AuditFile, AuditSyslog, AuditSocket)
 			continue
 		}
 		ctx := blockName("audit", label)
 		a := &Audit{Type: typ, Options: map[string]string{}}
-		body := b.body
-		if len(body) == 1 && body[0].key != "options" && isBlock(body[0]) {
+		body := b.Body
+		if len(body) == 1 && body[0].Key != "options" && isBlock(body[0]) {
 			// audit "file" "path" { ... }: the only key is the path label.
 			pe := body[0]
-			a.Path = pe.key
-			ctx = fmt.Sprintf("audit %q %q", label, pe.key)
+			a.Path = pe.Key
+			ctx = fmt.Sprintf("audit %q %q", label, pe.Key)
 			body = nil
 			for _, pb := range d.blocks(pe, 0, ctx) {
-				body = append(body, pb.body...)
+				body = append(body, pb.Body...)
 			}
 		}
 		l.auditBody(d, a, body, ctx)
@@ -85,21 +85,21 @@ func (l *loader) decodeAudit(d *decoder, e entry) {
 		}
 		a.Path = strings.Trim(a.Path, "/") + "/"
 		if a.Path == "/" {
-			d.ps.add(b.at, ctx, "path must not be empty")
+			d.Add(b.At, ctx, "path must not be empty")
 			continue
 		}
 		if prev, dup := l.auditAt[a.Path]; dup {
-			d.ps.add(b.at, ctx, "audit path %q is already used at %s", a.Path, prev)
+			d.Add(b.At, ctx, "audit path %q is already used at %s", a.Path, prev)
 			continue
 		}
-		l.auditAt[a.Path] = b.at
+		l.auditAt[a.Path] = b.At
 		l.cfg.Audits = append(l.cfg.Audits, a)
 	}
 }
 
 func (l *loader) auditBody(d *decoder, a *Audit, body []entry, ctx string) {
 	for _, e := range body {
-		switch e.key {
+		switch e.Key {
 		case "path":
 			if v, ok := d.str(e, ctx); ok {
 				a.Path = v
@@ -107,18 +107,18 @@ func (l *loader) auditBody(d *decoder, a *Audit, body []entry, ctx string) {
 		case "description":
 			a.Description, _ = d.str(e, ctx)
 		case "type":
-			d.ps.add(e.at, ctx, "type is given by the block label")
+			d.Add(e.At, ctx, "type is given by the block label")
 		case "options":
 			for _, ob := range d.blocks(e, 0, ctx) {
-				for _, oe := range ob.body {
+				for _, oe := range ob.Body {
 					if v, ok := d.anyString(oe, ctx+": options"); ok {
-						a.Options[oe.key] = v
+						a.Options[oe.Key] = v
 					}
 				}
 			}
 		default:
 			if v, ok := d.anyString(e, ctx); ok {
-				a.Options[e.key] = v
+				a.Options[e.Key] = v
 			}
 		}
 	}
@@ -126,10 +126,10 @@ func (l *loader) auditBody(d *decoder, a *Audit, body []entry, ctx string) {
 
 // isBlock reports whether an entry holds a body rather than a value.
 func isBlock(e entry) bool {
-	if len(e.rest) > 0 {
+	if len(e.Rest) > 0 {
 		return true
 	}
-	switch e.val.(type) {
+	switch e.Val.(type) {
 	case *ast.ObjectType, *ast.ListType:
 		return true
 	}

@@ -23,74 +23,74 @@ var (
 // may be declared once across all files.
 func (l *loader) decodeStorage(d *decoder, e entry) {
 	for _, b := range d.blocks(e, 1, "") {
-		label := b.labels[0]
+		label := b.Labels[0]
 		if l.cfg.Storage != nil {
-			d.ps.add(b.at, blockName(e.key, label), "storage is already defined at %s", l.storageAt)
+			d.Add(b.At, blockName(e.Key, label), "storage is already defined at %s", l.storageAt)
 			continue
 		}
-		if s := d.storage(e.key, b); s != nil {
+		if s := d.storage(e.Key, b); s != nil {
 			l.cfg.Storage = s
-			l.storageAt = b.at
+			l.storageAt = b.At
 		}
 	}
 }
 
 // storage reads one storage block.
 func (d *decoder) storage(kind string, b block) *Storage {
-	label := b.labels[0]
+	label := b.Labels[0]
 	typ := strings.ToLower(label)
 	ctx := blockName(kind, label)
 	s := &Storage{Type: typ, Options: map[string]string{}}
 	switch typ {
 	case StorageInmem:
-		for _, e := range b.body {
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+		for _, e := range b.Body {
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 		return s
 	case StorageRaft:
 	default:
-		d.ps.add(b.at, "", "%s %q is not supported; use %q or %q", kind, label, StorageRaft, StorageInmem)
+		d.Add(b.At, "", "%s %q is not supported; use %q or %q", kind, label, StorageRaft, StorageInmem)
 		return nil
 	}
-	for _, e := range b.body {
+	for _, e := range b.Body {
 		switch {
-		case e.key == "path":
+		case e.Key == "path":
 			s.Path, _ = d.str(e, ctx)
-		case e.key == "node_id":
+		case e.Key == "node_id":
 			s.NodeID, _ = d.str(e, ctx)
-		case e.key == "performance_multiplier":
+		case e.Key == "performance_multiplier":
 			if v, ok := d.integer(e, ctx); ok {
 				if v < 0 {
-					d.ps.add(e.at, ctx, "performance_multiplier must not be negative")
+					d.Add(e.At, ctx, "performance_multiplier must not be negative")
 				}
 				s.PerformanceMultiplier = int(v)
 			}
-		case e.key == "retry_join":
+		case e.Key == "retry_join":
 			for _, rb := range d.blocks(e, 0, ctx) {
 				if rj := d.retryJoin(rb, ctx+": retry_join"); rj != nil {
 					s.RetryJoin = append(s.RetryJoin, rj)
 				}
 			}
-		case slices.Contains(raftIntOptions, e.key):
+		case slices.Contains(raftIntOptions, e.Key):
 			if v, ok := d.integer(e, ctx); ok {
 				if v < 0 {
-					d.ps.add(e.at, ctx, "%s must not be negative", e.key)
+					d.Add(e.At, ctx, "%s must not be negative", e.Key)
 				}
-				s.Options[e.key] = strconv.FormatInt(v, 10)
+				s.Options[e.Key] = strconv.FormatInt(v, 10)
 			}
-		case slices.Contains(raftDurationOptions, e.key):
+		case slices.Contains(raftDurationOptions, e.Key):
 			if v, ok := d.duration(e, ctx); ok {
 				if v < 0 {
-					d.ps.add(e.at, ctx, "%s must not be negative", e.key)
+					d.Add(e.At, ctx, "%s must not be negative", e.Key)
 				}
-				s.Options[e.key] = v.String()
+				s.Options[e.Key] = v.String()
 			}
 		default:
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if s.Path == "" {
-		d.ps.add(b.at, ctx, "path is required")
+		d.Add(b.At, ctx, "path is required")
 	}
 	return s
 }
@@ -108,27 +108,27 @@ func (d *decoder) retryJoin(b block, ctx string) *RetryJoin {
 		"leader_client_cert":      &rj.LeaderClientCert,
 		"leader_client_key":       &rj.LeaderClientKey,
 	}
-	addrAt := b.at
-	for _, e := range b.body {
-		if p, ok := fields[e.key]; ok {
+	addrAt := b.At
+	for _, e := range b.Body {
+		if p, ok := fields[e.Key]; ok {
 			*p, _ = d.str(e, ctx)
-			if e.key == "leader_api_addr" {
-				addrAt = e.at
+			if e.Key == "leader_api_addr" {
+				addrAt = e.At
 			}
 			continue
 		}
-		switch e.key {
+		switch e.Key {
 		case "auto_join", "auto_join_scheme", "auto_join_port":
-			d.ps.add(e.at, ctx, "%s is not supported; name each leader with leader_api_addr", e.key)
+			d.Add(e.At, ctx, "%s is not supported; name each leader with leader_api_addr", e.Key)
 		default:
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if rj.LeaderAPIAddr == "" {
-		d.ps.add(b.at, ctx, "leader_api_addr is required")
+		d.Add(b.At, ctx, "leader_api_addr is required")
 		return nil
 	}
-	if !checkURL(d, ctx, entry{key: "leader_api_addr", at: addrAt}, rj.LeaderAPIAddr, "https://vault-2.example.com:8200") {
+	if !checkURL(d, ctx, entry{Key: "leader_api_addr", At: addrAt}, rj.LeaderAPIAddr, "https://vault-2.example.com:8200") {
 		return nil
 	}
 	return rj

@@ -34,36 +34,36 @@ func (l *loader) decodeTop(d *decoder, body []entry) {
 	}
 	telemetrySeen := false
 	for _, e := range body {
-		if p, ok := strs[e.key]; ok {
+		if p, ok := strs[e.Key]; ok {
 			if v, ok := d.str(e, ""); ok && l.checkString(d, e, v) {
-				*p = normalizeString(e.key, v)
-				l.set[e.key] = e.at
+				*p = normalizeString(e.Key, v)
+				l.set[e.Key] = e.At
 			}
 			continue
 		}
-		if p, ok := bools[e.key]; ok {
+		if p, ok := bools[e.Key]; ok {
 			if v, ok := d.boolean(e, ""); ok {
 				*p = v
-				l.set[e.key] = e.at
+				l.set[e.Key] = e.At
 			}
 			continue
 		}
-		if p, ok := durs[e.key]; ok {
+		if p, ok := durs[e.Key]; ok {
 			if v, ok := d.duration(e, ""); ok {
 				if v < 0 {
-					d.ps.add(e.at, "", "%s must not be negative", e.key)
+					d.Add(e.At, "", "%s must not be negative", e.Key)
 					continue
 				}
 				*p = v
-				l.set[e.key] = e.at
+				l.set[e.Key] = e.At
 			}
 			continue
 		}
-		switch e.key {
+		switch e.Key {
 		case "storage", "backend":
 			l.decodeStorage(d, e)
 		case "ha_storage", "ha_backend":
-			d.ps.add(e.at, "", "%s is not supported; raft storage provides high availability by itself", e.key)
+			d.Add(e.At, "", "%s is not supported; raft storage provides high availability by itself", e.Key)
 		case "listener":
 			for _, b := range d.blocks(e, 1, "") {
 				if ln := d.listener(b); ln != nil {
@@ -74,14 +74,14 @@ func (l *loader) decodeTop(d *decoder, body []entry) {
 			for _, b := range d.blocks(e, 1, "") {
 				if s := d.seal(b); s != nil {
 					c.Seals = append(c.Seals, s)
-					l.sealAt = append(l.sealAt, b.at)
+					l.sealAt = append(l.sealAt, b.At)
 				}
 			}
 		case "audit":
 			l.decodeAudit(d, e)
 		case "telemetry":
 			if telemetrySeen {
-				d.ps.add(e.at, "", "only one telemetry block is allowed per file")
+				d.Add(e.At, "", "only one telemetry block is allowed per file")
 				continue
 			}
 			telemetrySeen = true
@@ -89,7 +89,7 @@ func (l *loader) decodeTop(d *decoder, body []entry) {
 				c.Telemetry = d.telemetry(b)
 			}
 		default:
-			d.ps.add(e.at, "", "unknown key %q", e.key)
+			d.Add(e.At, "", "unknown key %q", e.Key)
 		}
 	}
 }
@@ -97,24 +97,24 @@ func (l *loader) decodeTop(d *decoder, body []entry) {
 // checkString validates the top-level string settings that have a fixed
 // form.
 func (l *loader) checkString(d *decoder, e entry, v string) bool {
-	switch e.key {
+	switch e.Key {
 	case "api_addr":
 		return checkURL(d, "", e, v, "https://vault.example.com:8200")
 	case "cluster_addr":
 		return checkURL(d, "", e, v, "https://vault.example.com:8201")
 	case "log_level":
-		switch normalizeString(e.key, v) {
+		switch normalizeString(e.Key, v) {
 		case "trace", "debug", "info", "warn", "error":
 			return true
 		}
-		d.ps.add(e.at, "", "log_level %q is not valid; use one of trace, debug, info, warn, error", v)
+		d.Add(e.At, "", "log_level %q is not valid; use one of trace, debug, info, warn, error", v)
 		return false
 	case "log_format":
-		switch normalizeString(e.key, v) {
+		switch normalizeString(e.Key, v) {
 		case "standard", "json":
 			return true
 		}
-		d.ps.add(e.at, "", "log_format %q is not valid; use standard or json", v)
+		d.Add(e.At, "", "log_format %q is not valid; use standard or json", v)
 		return false
 	}
 	return true
@@ -142,7 +142,7 @@ func checkURL(d *decoder, ctx string, e entry, v, example string) bool {
 	if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
 		return true
 	}
-	d.ps.add(e.at, ctx, "%s %q must be a URL such as %q", e.key, v, example)
+	d.Add(e.At, ctx, "%s %q must be a URL such as %q", e.Key, v, example)
 	return false
 }
 
@@ -154,8 +154,8 @@ func (d *decoder) telemetry(b block) *Telemetry {
 		UsageGaugePeriod:        DefaultUsageGaugePeriod,
 	}
 	const ctx = "telemetry"
-	for _, e := range b.body {
-		switch e.key {
+	for _, e := range b.Body {
+		switch e.Key {
 		case "prometheus_retention_time":
 			if v, ok := d.duration(e, ctx); ok {
 				t.PrometheusRetentionTime = v
@@ -165,7 +165,7 @@ func (d *decoder) telemetry(b block) *Telemetry {
 				t.DisableHostname = v
 			}
 		case "usage_gauge_period":
-			if lit, ok := d.literal(e, ctx); !ok {
+			if lit, ok := d.Literal(e, ctx); !ok {
 				continue
 			} else if s, _ := lit.Token.Value().(string); s == "none" {
 				t.UsageGaugePeriod = 0
@@ -173,11 +173,11 @@ func (d *decoder) telemetry(b block) *Telemetry {
 				t.UsageGaugePeriod = v
 			}
 		default:
-			d.ps.add(e.at, ctx, "unknown key %q", e.key)
+			d.Add(e.At, ctx, "unknown key %q", e.Key)
 		}
 	}
 	if t.PrometheusRetentionTime < 0 || t.UsageGaugePeriod < 0 {
-		d.ps.add(b.at, ctx, "durations must not be negative")
+		d.Add(b.At, ctx, "durations must not be negative")
 	}
 	return t
 }

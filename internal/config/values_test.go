@@ -5,33 +5,6 @@ import (
 	"time"
 )
 
-func TestParseDuration(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{"", 0, false},
-		{"90", 90 * time.Second, false},
-		{" 30s ", 30 * time.Second, false},
-		{"10m", 10 * time.Minute, false},
-		{"768h", 768 * time.Hour, false},
-		{"1h30m", 90 * time.Minute, false},
-		{"7d", 7 * 24 * time.Hour, false},
-		{"-5", -5 * time.Second, false},
-		{"1.5d", 0, true},
-		{"d", 0, true},
-		{"1 week", 0, true},
-		{"99999999999999999", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := parseDuration(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 func TestParseBool(t *testing.T) {
 	tests := []struct {
 		in      string
