@@ -73,20 +73,26 @@ func TestCrashAfterUserCreation(t *testing.T) {
 	conf.Address = "http://" + addr
 	conf.MaxRetries = 0
 	c, _ := api.NewClient(conf)
-	waitUp := func() {
+	waitUp := func(srv *exec.Cmd) {
+		var err error
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if _, err := c.Sys().SealStatus(); err == nil {
+			if _, err = c.Sys().SealStatus(); err == nil {
 				return
 			}
 			if time.Now().After(deadline) {
-				b, _ := os.ReadFile(filepath.Join(work, "server.log"))
-				t.Fatalf("server did not start:\n%s", b)
+				break
 			}
 		}
+		// SIGQUIT makes a server that is still running write its
+		// goroutines' stacks to the log, showing where it stands.
+		_ = srv.Process.Signal(syscall.SIGQUIT)
+		time.Sleep(time.Second)
+		b, _ := os.ReadFile(filepath.Join(work, "server.log"))
+		t.Fatalf("server at %s did not answer within 20s (last error: %v); its log, with its goroutines if it was still running:\n%s", addr, err, b)
 	}
 
 	srv := start(true)
-	waitUp()
+	waitUp(srv)
 	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +142,7 @@ func TestCrashAfterUserCreation(t *testing.T) {
 	}
 	_, _ = srv.Process.Wait()
 
-	start(false)
-	waitUp()
+	waitUp(start(false))
 	// The state file is written without fsync, so after SIGKILL it is
 	// rebuilt from the raft log: the write-ahead record must come back
 	// from there.
