@@ -46,10 +46,21 @@ func TestCrashAfterUserCreation(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	work := t.TempDir()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	cfg := fmt.Sprintf("storage \"raft\" {\n path = %q\n node_id = \"n1\"\n}\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n}\ndisable_mlock = true\n", filepath.Join(work, "data"), addr)
+	// The cluster port gets an address of its own: the default, the API
+	// port plus one, may be another test's.
+	var addrs [2]string
+	var held [2]net.Listener
+	for i := range held {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i], addrs[i] = l, l.Addr().String()
+	}
+	held[0].Close()
+	held[1].Close()
+	addr := addrs[0]
+	cfg := fmt.Sprintf("storage \"raft\" {\n path = %q\n node_id = \"n1\"\n}\nlistener \"tcp\" {\n address = %q\n cluster_address = %q\n tls_disable = true\n}\ndisable_mlock = true\n", filepath.Join(work, "data"), addr, addrs[1])
 	cfgPath := filepath.Join(work, "c.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

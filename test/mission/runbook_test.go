@@ -110,16 +110,19 @@ func TestOperatorRunbook(t *testing.T) {
 
 	aws := awstest.NewServer(t)
 	tlsFiles := testserver.WriteTLSFiles(t, work)
-	addr := freeAddr(t)
+	// The cluster port gets an address of its own: the default, the API
+	// port plus one, may be another test's.
+	addr, clusterAddr := freeAddr(t), freeAddr(t)
 	cfg := fmt.Sprintf(`
 storage "raft" {
   path    = %q
   node_id = "vault-1"
 }
 listener "tcp" {
-  address       = %q
-  tls_cert_file = %q
-  tls_key_file  = %q
+  address         = %q
+  cluster_address = %q
+  tls_cert_file   = %q
+  tls_key_file    = %q
 }
 seal "awskms" {
   region     = "us-east-1"
@@ -133,7 +136,7 @@ telemetry {
   disable_hostname          = true
 }
 ui = true
-`, filepath.Join(work, "data"), addr, tlsFiles.CertFile, tlsFiles.KeyFile, aws.KeyID, aws.URL, addr)
+`, filepath.Join(work, "data"), addr, clusterAddr, tlsFiles.CertFile, tlsFiles.KeyFile, aws.KeyID, aws.URL, addr)
 	cfgPath := filepath.Join(work, "vault-config.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
