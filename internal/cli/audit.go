@@ -101,16 +101,9 @@ func (c *auditDisableCommand) Help() string {
 
 func (c *auditDisableCommand) Run(args []string) int {
 	f := c.flagSet("audit disable")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := ensureTrailingSlash(sanitizePath(args[0]))
 	if err := client.Sys().DisableAudit(path); err != nil {
@@ -151,15 +144,9 @@ func (c *auditListCommand) flags() *flagSet {
 
 func (c *auditListCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	audits, err := client.Sys().ListAudit()
 	if err != nil {

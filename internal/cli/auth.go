@@ -38,16 +38,9 @@ func (c *authEnableCommand) flags() *flagSet {
 
 func (c *authEnableCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	typ := strings.TrimSpace(args[0])
 	authPath := c.mf.path
@@ -83,16 +76,9 @@ func (c *authDisableCommand) Help() string {
 
 func (c *authDisableCommand) Run(args []string) int {
 	f := c.flagSet("auth disable")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := ensureTrailingSlash(sanitizePath(args[0]))
 	if err := client.Sys().DisableAuth(path); err != nil {
@@ -135,15 +121,9 @@ func (c *authListCommand) flags() *flagSet {
 
 func (c *authListCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	auths, err := client.Sys().ListAuth()
 	if err != nil {
@@ -186,16 +166,9 @@ func (c *authTuneCommand) flags() *flagSet {
 
 func (c *authTuneCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	mountPath := ensureTrailingSlash(sanitizePath(args[0]))
 	in := c.tf.input(f)

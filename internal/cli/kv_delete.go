@@ -201,16 +201,9 @@ func (c *kvEnableVersioningCommand) Help() string {
 
 func (c *kvEnableVersioningCommand) Run(args []string) int {
 	f := c.flagSet("kv enable-versioning")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	mountPath := ensureTrailingSlash(sanitizePath(args[0]))
 	if err := client.Sys().TuneMount(mountPath, api.MountConfigInput{

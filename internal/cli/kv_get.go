@@ -43,16 +43,9 @@ func (c *kvGetCommand) flags() *flagSet {
 
 func (c *kvGetCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	t, err := c.kvResolve(client, c.flagMount, args[0])
 	if err != nil {

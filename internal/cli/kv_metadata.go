@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 )
 
 const metadataMountUsage = "Specifies the path where the KV backend is mounted. If specified, " +
@@ -38,27 +40,14 @@ func (c *kvMetadataGetCommand) flags() *flagSet {
 
 func (c *kvMetadataGetCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
 	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
+	fullPath, code := c.kvMetadataPath(client, c.flagMount, args[0])
+	if code != 0 {
+		return code
 	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
-	}
-	t, err := c.kvResolve(client, c.flagMount, args[0])
-	if err != nil {
-		c.errorf("%s", err)
-		return 2
-	}
-	if !t.v2 {
-		c.errorf("Metadata not supported on KV Version 1")
-		return 1
-	}
-	fullPath := t.apiPath("metadata")
 	secret, err := client.Logical().Read(fullPath)
 	if err != nil {
 		return c.apiError(err, "Error reading %s", fullPath)
@@ -179,27 +168,14 @@ func (c *kvMetadataPutCommand) flags() *flagSet {
 
 func (c *kvMetadataPutCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
 	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
+	fullPath, code := c.kvMetadataPath(client, c.flagMount, args[0])
+	if code != 0 {
+		return code
 	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
-	}
-	t, err := c.kvResolve(client, c.flagMount, args[0])
-	if err != nil {
-		c.errorf("%s", err)
-		return 2
-	}
-	if !t.v2 {
-		c.errorf("Metadata not supported on KV Version 1")
-		return 1
-	}
-	fullPath := t.apiPath("metadata")
 	data := map[string]interface{}{}
 	if c.flagMaxVersions >= 0 {
 		data["max_versions"] = c.flagMaxVersions
@@ -255,27 +231,14 @@ func (c *kvMetadataDeleteCommand) flags() *flagSet {
 
 func (c *kvMetadataDeleteCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
 	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
+	fullPath, code := c.kvMetadataPath(client, c.flagMount, args[0])
+	if code != 0 {
+		return code
 	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
-	}
-	t, err := c.kvResolve(client, c.flagMount, args[0])
-	if err != nil {
-		c.errorf("%s", err)
-		return 2
-	}
-	if !t.v2 {
-		c.errorf("Metadata not supported on KV Version 1")
-		return 1
-	}
-	fullPath := t.apiPath("metadata")
 	if secret, err := client.Logical().Delete(fullPath); err != nil {
 		code := c.apiError(err, "Error deleting %s", fullPath)
 		if code == 2 && secret != nil {
@@ -285,4 +248,20 @@ func (c *kvMetadataDeleteCommand) Run(args []string) int {
 	}
 	c.output("Success! Data deleted (if it existed) at: " + fullPath)
 	return 0
+}
+
+// kvMetadataPath resolves the path argument of a kv metadata command to
+// its API path; KV version 1 keeps no metadata. A non-zero code means the
+// problem was reported and the command returns that code.
+func (m *meta) kvMetadataPath(client *api.Client, flagMount, arg string) (string, int) {
+	t, err := m.kvResolve(client, flagMount, arg)
+	if err != nil {
+		m.errorf("%s", err)
+		return "", 2
+	}
+	if !t.v2 {
+		m.errorf("Metadata not supported on KV Version 1")
+		return "", 1
+	}
+	return t.apiPath("metadata"), 0
 }

@@ -43,16 +43,9 @@ func (c *leaseRenewCommand) flags() *flagSet {
 
 func (c *leaseRenewCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	leaseID := strings.TrimSpace(args[0])
 	secret, err := client.Sys().Renew(leaseID, truncateToSeconds(c.flagIncrement))

@@ -42,16 +42,9 @@ func (c *readCommand) Help() string {
 
 func (c *readCommand) Run(args []string) int {
 	f := c.flagSet("read")
-	if code := c.parseFlags(f, args, true); code != 0 {
+	args, client, code := c.begin(f, args, true, 1, -1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, -1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := sanitizePath(args[0])
 	data, err := parseArgsDataStringLists(c.stdin, args[1:])
@@ -139,30 +132,41 @@ func (c *writeCommand) flags() *flagSet {
 
 func (c *writeCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	path, data, client, code := c.dataArgs(f, args, &c.flagForce)
+	if code != 0 {
 		return code
+	}
+	secret, err := client.Logical().Write(path, data)
+	return c.writeOutput(path, secret, err)
+}
+
+// dataArgs is the prologue of write and patch: it parses the flags, takes
+// PATH and its K=V data (at least one pair unless *force, which parsing
+// sets) and builds the client. A non-zero code means the problem was
+// reported and the command returns that code.
+func (m *meta) dataArgs(f *flagSet, args []string, force *bool) (path string, data map[string]interface{}, client *api.Client, code int) {
+	if code := m.parseFlags(f, args, false); code != 0 {
+		return "", nil, nil, code
 	}
 	args = f.args()
 	switch {
 	case len(args) < 1:
-		c.errorf("Not enough arguments (expected 1, got %d)", len(args))
-		return 1
-	case len(args) == 1 && !c.flagForce:
-		c.errorf("Must supply data or use -force")
-		return 1
+		m.errorf("Not enough arguments (expected 1, got %d)", len(args))
+		return "", nil, nil, 1
+	case len(args) == 1 && !*force:
+		m.errorf("Must supply data or use -force")
+		return "", nil, nil, 1
 	}
-	path := sanitizePath(args[0])
-	data, err := parseArgsData(c.stdin, args[1:])
+	path = sanitizePath(args[0])
+	data, err := parseArgsData(m.stdin, args[1:])
 	if err != nil {
-		c.errorf("Failed to parse K=V data: %s", err)
-		return 1
+		m.errorf("Failed to parse K=V data: %s", err)
+		return "", nil, nil, 1
 	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
+	if client, err = m.apiClient(); err != nil {
+		return "", nil, nil, m.clientError(err)
 	}
-	secret, err := client.Logical().Write(path, data)
-	return c.writeOutput(path, secret, err)
+	return path, data, client, 0
 }
 
 // writeOutput prints the result of a write-like request.
@@ -211,27 +215,9 @@ func (c *patchCommand) flags() *flagSet {
 
 func (c *patchCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	path, data, client, code := c.dataArgs(f, args, &c.flagForce)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	switch {
-	case len(args) < 1:
-		c.errorf("Not enough arguments (expected 1, got %d)", len(args))
-		return 1
-	case len(args) == 1 && !c.flagForce:
-		c.errorf("Must supply data or use -force")
-		return 1
-	}
-	path := sanitizePath(args[0])
-	data, err := parseArgsData(c.stdin, args[1:])
-	if err != nil {
-		c.errorf("Failed to parse K=V data: %s", err)
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	secret, err := client.Logical().JSONMergePatch(context.Background(), path, data)
 	return c.writeOutput(path, secret, err)
@@ -254,16 +240,9 @@ func (c *listCommand) Help() string {
 
 func (c *listCommand) Run(args []string) int {
 	f := c.flagSet("list")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := ensureTrailingSlash(sanitizePath(args[0]))
 	secret, err := client.Logical().List(path)
@@ -365,16 +344,9 @@ func (c *pathHelpCommand) Help() string {
 
 func (c *pathHelpCommand) Run(args []string) int {
 	f := c.flagSet("path-help")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := sanitizePath(args[0])
 	help, err := client.Help(path)

@@ -283,6 +283,25 @@ func (m *meta) curlString(err error) (int, bool) {
 	return 0, true
 }
 
+// begin is the prologue of a command that talks to the server: it parses
+// the flags, checks that between min and max positional arguments remain
+// (see argCount) and builds the API client. A non-zero code means the
+// command has reported the problem and returns that code.
+func (m *meta) begin(f *flagSet, args []string, allowRaw bool, min, max int) (rest []string, client *api.Client, code int) {
+	if code := m.parseFlags(f, args, allowRaw); code != 0 {
+		return nil, nil, code
+	}
+	rest = f.args()
+	if !m.argCount(rest, min, max) {
+		return nil, nil, 1
+	}
+	client, err := m.apiClient()
+	if err != nil {
+		return nil, nil, m.clientError(err)
+	}
+	return rest, client, 0
+}
+
 // exactArgs checks that there are exactly n positional arguments, with the
 // message Vault's raft commands print ("Incorrect arguments").
 func (m *meta) exactArgs(args []string, n int) bool {

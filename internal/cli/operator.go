@@ -78,15 +78,9 @@ type machineInit struct {
 
 func (c *operatorInitCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	if c.flagStatus {
 		return c.status(client)
@@ -312,15 +306,9 @@ func (c *operatorSealCommand) Help() string {
 
 func (c *operatorSealCommand) Run(args []string) int {
 	f := c.flagSet("operator seal")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	if err := client.Sys().Seal(); err != nil {
 		return c.apiError(err, "Error sealing")
@@ -357,15 +345,9 @@ func (c *operatorKeyStatusCommand) Help() string {
 
 func (c *operatorKeyStatusCommand) Run(args []string) int {
 	f := c.flagSet("operator key-status")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	status, err := client.Sys().KeyStatus()
 	if err != nil {
@@ -399,15 +381,9 @@ func (c *operatorRotateCommand) Help() string {
 
 func (c *operatorRotateCommand) Run(args []string) int {
 	f := c.flagSet("operator rotate")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	if err := client.Sys().Rotate(); err != nil {
 		return c.apiError(err, "Error rotating key")

@@ -181,31 +181,9 @@ func (c *operatorGenerateRootCommand) provide(client *api.Client, key string) in
 			"to be %d characters in length.", status.OTPLength)))
 		return 1
 	}
-	nonce := c.flagNonce
-	switch key {
-	case "-":
-		b, err := io.ReadAll(c.stdin)
-		if err != nil {
-			c.errorf("Failed to read from stdin: %s", err)
-			return 1
-		}
-		key = string(b)
-	case "":
-		// When prompting, the nonce of the attempt in progress is used.
-		nonce = status.Nonce
-		fmt.Fprintf(c.stdout, "Operation nonce: %s\n", nonce)
-		key, err = c.promptSecret("Unseal Key (will be hidden): ")
-		if err != nil {
-			c.errorf("%s", wrapAtLength("An error occurred attempting to ask for the "+
-				"unseal key. If you want to pipe the value, pass \"-\" as the argument "+
-				"to read from stdin. The raw error was: "+err.Error()))
-			return 1
-		}
-	}
-	key = strings.TrimSpace(key)
-	if nonce == "" {
-		c.errorf("Missing nonce value: specify it via the -nonce flag")
-		return 1
+	key, nonce, code := c.keyShare(key, c.flagNonce, status.Nonce, "Operation nonce")
+	if code != 0 {
+		return code
 	}
 	status, err = client.Sys().GenerateRootUpdate(key, nonce)
 	if err != nil {

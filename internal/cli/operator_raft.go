@@ -122,15 +122,9 @@ func (c *operatorRaftListPeersCommand) Help() string {
 
 func (c *operatorRaftListPeersCommand) Run(args []string) int {
 	f := c.flagSet("operator raft list-peers")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	secret, err := client.Logical().Read("sys/storage/raft/configuration")
 	if err != nil {
@@ -174,16 +168,9 @@ func (c *operatorRaftRemovePeerCommand) Help() string {
 
 func (c *operatorRaftRemovePeerCommand) Run(args []string) int {
 	f := c.flagSet("operator raft remove-peer")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	if _, err := client.Logical().Write("sys/storage/raft/remove-peer", map[string]interface{}{"server_id": args[0]}); err != nil {
 		return c.apiError(err, "Error removing the peer from raft cluster")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -125,30 +124,9 @@ func (c *operatorRekeyCommand) provide(client *api.Client, key string) int {
 			"running \"vault operator rekey -init\"."))
 		return 1
 	}
-	nonce := c.flagNonce
-	switch key {
-	case "-":
-		b, err := io.ReadAll(c.stdin)
-		if err != nil {
-			c.errorf("Failed to read from stdin: %s", err)
-			return 1
-		}
-		key = string(b)
-	case "":
-		nonce = status.Nonce
-		fmt.Fprintf(c.stdout, "Rekey operation nonce: %s\n", nonce)
-		key, err = c.promptSecret("Unseal Key (will be hidden): ")
-		if err != nil {
-			c.errorf("%s", wrapAtLength("An error occurred attempting to ask for the "+
-				"unseal key. If you want to pipe the value, pass \"-\" as the argument "+
-				"to read from stdin. The raw error was: "+err.Error()))
-			return 1
-		}
-	}
-	key = strings.TrimSpace(key)
-	if nonce == "" {
-		c.errorf("Missing nonce value: specify it via the -nonce flag")
-		return 1
+	key, nonce, code := c.keyShare(key, c.flagNonce, status.Nonce, "Rekey operation nonce")
+	if code != 0 {
+		return code
 	}
 	resp, err := client.Sys().RekeyUpdate(key, nonce)
 	if err != nil {

@@ -30,16 +30,9 @@ func (c *policyWriteCommand) Help() string {
 
 func (c *policyWriteCommand) Run(args []string) int {
 	f := c.flagSet("policy write")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 2, 2)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 2, 2) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	name := strings.ToLower(strings.TrimSpace(args[0]))
 	path := strings.TrimSpace(args[1])
@@ -82,16 +75,9 @@ func (c *policyReadCommand) Help() string {
 
 func (c *policyReadCommand) Run(args []string) int {
 	f := c.flagSet("policy read")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	name := strings.ToLower(strings.TrimSpace(args[0]))
 	rules, err := client.Sys().GetPolicy(name)
@@ -125,15 +111,9 @@ func (c *policyListCommand) Help() string {
 
 func (c *policyListCommand) Run(args []string) int {
 	f := c.flagSet("policy list")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	policies, err := client.Sys().ListPolicies()
 	if err != nil {
@@ -168,16 +148,9 @@ func (c *policyDeleteCommand) Help() string {
 
 func (c *policyDeleteCommand) Run(args []string) int {
 	f := c.flagSet("policy delete")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	name := strings.TrimSpace(args[0])
 	if err := client.Sys().DeletePolicy(name); err != nil {

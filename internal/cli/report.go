@@ -33,15 +33,9 @@ func (c *reportCommand) flags() *flagSet { return c.flagSet("report") }
 
 func (c *reportCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), client.ClientTimeout())
 	defer cancel()

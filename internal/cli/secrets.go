@@ -106,16 +106,9 @@ func (c *secretsEnableCommand) flags() *flagSet {
 
 func (c *secretsEnableCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	typ := strings.TrimSpace(args[0])
 	mountPath := c.mf.path
@@ -148,16 +141,9 @@ func (c *secretsDisableCommand) Help() string {
 
 func (c *secretsDisableCommand) Run(args []string) int {
 	f := c.flagSet("secrets disable")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	path := ensureTrailingSlash(sanitizePath(args[0]))
 	if err := client.Sys().Unmount(path); err != nil {
@@ -200,15 +186,9 @@ func (c *secretsListCommand) flags() *flagSet {
 
 func (c *secretsListCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	_, client, code := c.begin(f, args, false, 0, 0)
+	if code != 0 {
 		return code
-	}
-	if !c.argCount(f.args(), 0, 0) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	mounts, err := client.Sys().ListMounts()
 	if err != nil {
@@ -349,16 +329,9 @@ func (c *secretsTuneCommand) flags() *flagSet {
 
 func (c *secretsTuneCommand) Run(args []string) int {
 	f := c.flags()
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 1, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 1, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	mountPath := ensureTrailingSlash(sanitizePath(args[0]))
 	if err := client.Sys().TuneMount(mountPath, c.tf.input(f)); err != nil {
@@ -386,16 +359,9 @@ func (c *secretsMoveCommand) Help() string {
 
 func (c *secretsMoveCommand) Run(args []string) int {
 	f := c.flagSet("secrets move")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 2, 2)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 2, 2) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	src := ensureTrailingSlash(sanitizePath(args[0]))
 	dst := ensureTrailingSlash(sanitizePath(args[1]))

@@ -27,16 +27,9 @@ func (c *unwrapCommand) Help() string {
 
 func (c *unwrapCommand) Run(args []string) int {
 	f := c.flagSet("unwrap")
-	if code := c.parseFlags(f, args, false); code != 0 {
+	args, client, code := c.begin(f, args, false, 0, 1)
+	if code != 0 {
 		return code
-	}
-	args = f.args()
-	if !c.argCount(args, 0, 1) {
-		return 1
-	}
-	client, err := c.apiClient()
-	if err != nil {
-		return c.clientError(err)
 	}
 	token := ""
 	if len(args) == 1 {
