@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"os"
-	"sort"
 	"syscall"
 	"time"
 
@@ -351,34 +350,10 @@ func (l *configLoader) finish() (*Config, error) {
 		}
 	}
 	if len(l.errs) > 0 {
-		l.sortErrors()
+		l.errs.Sort(l.cfg.Files)
 		return nil, l.errs
 	}
 	return c, nil
-}
-
-// sortErrors orders problems by file, in load order, then by line;
-// problems of the whole configuration come last.
-func (l *configLoader) sortErrors() {
-	rank := map[string]int{}
-	for i, f := range l.cfg.Files {
-		if _, ok := rank[f]; !ok {
-			rank[f] = i
-		}
-	}
-	fileRank := func(e *ConfigError) int {
-		if r, ok := rank[e.File]; ok {
-			return r
-		}
-		return len(l.cfg.Files)
-	}
-	sort.SliceStable(l.errs, func(i, j int) bool {
-		a, b := l.errs[i], l.errs[j]
-		if ra, rb := fileRank(a), fileRank(b); ra != rb {
-			return ra < rb
-		}
-		return a.Line < b.Line
-	})
 }
 
 func joinFiles(fs []string) string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl"
@@ -152,7 +151,7 @@ func (l *loader) finish() (*Config, error) {
 			fmtDuration(c.DefaultLeaseTTL), fmtDuration(c.MaxLeaseTTL))
 	}
 	l.checkSeals()
-	l.sortProblems()
+	l.errs.Sort(l.cfg.Files)
 	if err := l.errs.Err(); err != nil {
 		return nil, err
 	}
@@ -171,28 +170,4 @@ func (l *loader) checkSeals() {
 	case len(seals) == 2 && !seals[0].Disabled && !seals[1].Disabled:
 		l.errs.Add(l.sealAt[1], "", "two seal blocks are both active; mark the seal being migrated from with disabled = true")
 	}
-}
-
-// sortProblems orders problems by file, in load order, then by line;
-// problems of the whole configuration come last.
-func (l *loader) sortProblems() {
-	rank := map[string]int{}
-	for i, f := range l.cfg.Files {
-		if _, ok := rank[f]; !ok {
-			rank[f] = i
-		}
-	}
-	fileRank := func(e *Error) int {
-		if r, ok := rank[e.File]; ok {
-			return r
-		}
-		return len(l.cfg.Files)
-	}
-	sort.SliceStable(l.errs, func(i, j int) bool {
-		a, b := l.errs[i], l.errs[j]
-		if ra, rb := fileRank(a), fileRank(b); ra != rb {
-			return ra < rb
-		}
-		return a.Line < b.Line
-	})
 }

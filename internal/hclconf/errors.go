@@ -8,6 +8,7 @@ package hclconf
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/hcl/parser"
@@ -69,6 +70,30 @@ func (es Errors) Err() error {
 		return nil
 	}
 	return es
+}
+
+// Sort orders the problems by file, in the order of files, then by line;
+// problems of no listed file (those of the whole configuration) come last.
+func (es Errors) Sort(files []string) {
+	rank := map[string]int{}
+	for i, f := range files {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
+		}
+	}
+	fileRank := func(e *Error) int {
+		if r, ok := rank[e.File]; ok {
+			return r
+		}
+		return len(files)
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		if ra, rb := fileRank(a), fileRank(b); ra != rb {
+			return ra < rb
+		}
+		return a.Line < b.Line
+	})
 }
 
 // ParseError turns an HCL or JSON syntax error into an Error, with the

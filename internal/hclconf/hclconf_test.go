@@ -2,6 +2,7 @@ package hclconf
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,5 +74,23 @@ func TestErrorsCollect(t *testing.T) {
 	var one *Error
 	if !errors.As(err, &one) || one.Line != 3 {
 		t.Errorf("errors.As found %+v, want the first problem", one)
+	}
+}
+
+func TestErrorsSort(t *testing.T) {
+	es := Errors{
+		{File: "b.hcl", Line: 2, Msg: "b2"},
+		{File: "a.hcl, b.hcl", Msg: "whole"},
+		{File: "a.hcl", Line: 9, Msg: "a9"},
+		{File: "b.hcl", Line: 1, Msg: "b1"},
+		{File: "a.hcl", Line: 3, Msg: "a3"},
+	}
+	es.Sort([]string{"a.hcl", "b.hcl"})
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Msg)
+	}
+	if want := "a3 a9 b1 b2 whole"; fmt.Sprint(got) != "["+want+"]" {
+		t.Errorf("sorted %v, want [%s]", got, want)
 	}
 }
