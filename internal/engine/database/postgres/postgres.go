@@ -126,11 +126,11 @@ func (d *Driver) NewUser(ctx context.Context, req dbplugin.NewUserRequest) (dbpl
 	if len(queries) == 0 {
 		return dbplugin.NewUserResponse{}, &dbplugin.StatementError{Err: dbplugin.ErrEmptyStatements}
 	}
-	db, secrets, err := d.pool()
+	db, secrets, set, err := d.conn.Get()
 	if err != nil {
 		return dbplugin.NewUserResponse{}, err
 	}
-	pw, err := d.passwordValue(req.Password)
+	pw, err := set.passwordValue(req.Password)
 	if err != nil {
 		return dbplugin.NewUserResponse{}, err
 	}
@@ -155,7 +155,7 @@ func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest)
 	if req.Password == nil && req.Expiration == nil {
 		return dbplugin.UpdateUserResponse{}, errors.New("no changes requested")
 	}
-	db, secrets, err := d.pool()
+	db, secrets, set, err := d.conn.Get()
 	if err != nil {
 		return dbplugin.UpdateUserResponse{}, err
 	}
@@ -165,7 +165,7 @@ func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest)
 		if p.NewPassword == "" {
 			return dbplugin.UpdateUserResponse{}, errors.New("missing password")
 		}
-		pw, err := d.passwordValue(p.NewPassword)
+		pw, err := set.passwordValue(p.NewPassword)
 		if err != nil {
 			return dbplugin.UpdateUserResponse{}, err
 		}
@@ -184,12 +184,8 @@ func (d *Driver) UpdateUser(ctx context.Context, req dbplugin.UpdateUserRequest)
 }
 
 // passwordValue is what {{password}} becomes: the password itself, or its
-// SCRAM-SHA-256 verifier.
-func (d *Driver) passwordValue(pw string) (string, error) {
-	_, _, set, err := d.conn.Get()
-	if err != nil {
-		return "", err
-	}
+// SCRAM-SHA-256 verifier, as the pool's settings say.
+func (set settings) passwordValue(pw string) (string, error) {
 	if !set.scram {
 		return pw, nil
 	}
