@@ -35,12 +35,11 @@ type fsm struct {
 	path   string
 	logger *slog.Logger
 
-	// mu guards db, gen and closed: reads and applies hold it shared;
+	// mu guards db and closed: reads and applies hold it shared;
 	// Restore and a state-file rewrite hold it exclusively while they swap
 	// in a new file.
 	mu     sync.RWMutex
 	db     *bolt.DB
-	gen    uint64 // bumped by every Restore
 	closed bool
 
 	// openSnapshots counts snapshot read transactions not yet released.
@@ -475,7 +474,6 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore: reopen: %w", err)
 	}
 	f.db = db
-	f.gen++
 	// The snapshot carries no log index. raft resumes after the snapshot's
 	// own index, so nothing that follows may be skipped.
 	f.applied.Store(0)

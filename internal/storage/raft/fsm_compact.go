@@ -52,7 +52,6 @@ type compaction struct {
 	// copied, if set, runs after the copy and before the swap.
 	copied func()
 	stop   chan struct{} // closed to end checkPeriodically
-
 }
 
 // maybeCompact starts a rewrite of the state file in the background if
@@ -207,7 +206,7 @@ func (f *fsm) rewrite() (before, after int64, err error) {
 
 	f.setRecording(true)
 	f.mu.RLock()
-	src, gen := f.db, f.gen
+	src := f.db
 	tx, err := src.Begin(false)
 	f.mu.RUnlock()
 	if err != nil {
@@ -228,7 +227,9 @@ func (f *fsm) rewrite() (before, after int64, err error) {
 	switch {
 	case f.closed || f.compactionStopping():
 		return 0, 0, fmt.Errorf("%w: the fsm is closing", errCompactionSkipped)
-	case f.gen != gen || f.db != src:
+	case f.db != src:
+		// A Restore swapped in another file (src, still referenced here,
+		// cannot share its address).
 		return 0, 0, fmt.Errorf("%w: the state was replaced by a snapshot meanwhile", errCompactionSkipped)
 	case f.openSnapshots.Load() > 0:
 		// Closing src would wait for the snapshot being persisted.
