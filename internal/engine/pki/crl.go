@@ -178,6 +178,11 @@ type crlGroup struct {
 func (b *backend) rebuildCRLs(st *store, force bool) ([]string, error) {
 	b.crlLock.Lock()
 	defer b.crlLock.Unlock()
+	return b.rebuildCRLsLocked(st, force)
+}
+
+// rebuildCRLsLocked is rebuildCRLs for a caller that holds b.crlLock.
+func (b *backend) rebuildCRLsLocked(st *store, force bool) ([]string, error) {
 	cfg, err := st.crlConfig()
 	if err != nil {
 		return nil, err
@@ -310,19 +315,19 @@ func (st *store) crlPending() (bool, error) {
 }
 
 // rebuildPendingCRLs rebuilds the CRLs if revocations wait for it. The
-// marker is checked again under the CRL lock, so a burst of callers
-// rebuilds once.
+// marker is checked again under the CRL lock, which the rebuild (it removes
+// the marker) holds too, so a burst of callers rebuilds once.
 func (b *backend) rebuildPendingCRLs(st *store) error {
 	if pending, err := st.crlPending(); err != nil || !pending {
 		return err
 	}
 	b.crlLock.Lock()
+	defer b.crlLock.Unlock()
 	pending, err := st.crlPending()
-	b.crlLock.Unlock()
 	if err != nil || !pending {
 		return err
 	}
-	_, err = b.rebuildCRLs(st, false)
+	_, err = b.rebuildCRLsLocked(st, false)
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,6 +257,32 @@ func TestLeaseRevocationBurstSignsOneCRL(t *testing.T) {
 	for _, s := range serials {
 		if !listed(stored, s) {
 			t.Fatalf("serial %x missing from the CRL rebuilt by the periodic tick", s)
+		}
+	}
+
+	// Concurrent fetches after a burst sign one CRL between them.
+	serials = revokeLeases(3)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			if _, err := h.do(logical.ReadOperation, "crl", nil); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	crl = fetchCRL(t, h, "crl", c.intCert)
+	if got, want := crl.Number.Int64(), stored.Number.Int64()+1; got != want {
+		t.Fatalf("8 concurrent fetches took the CRL number from %d to %d, want one rebuild", want-1, got)
+	}
+	for _, s := range serials {
+		if !listed(crl, s) {
+			t.Fatalf("serial %x missing from the CRL", s)
 		}
 	}
 }
