@@ -195,6 +195,8 @@ func TestConfigErrors(t *testing.T) {
 		want []string // each must appear, in order
 	}{
 		{"syntax", head + "template {\n  destination = \n}\n", []string{"a.hcl:4: syntax error"}},
+		{"duplicate assignment", head + "exit_after_auth = true\nexit_after_auth = false\n" + tokenFileBlock,
+			[]string{`a.hcl:3: syntax error: The argument "exit_after_auth" at 3:1 was already set`}},
 		{"unknown top key", head + "templates {}\n", []string{`a.hcl:2: unknown key "templates"`}},
 		{"unknown vault key", "vault {\n  adress = \"x\"\n}\nauto_auth {\n method \"token_file\" { config { token_file_path = \"/t\" } }\n}\n",
 			[]string{`a.hcl:2: vault: unknown key "adress"`}},
